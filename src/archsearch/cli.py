@@ -1,0 +1,278 @@
+"""The ``archsearch`` command.
+
+Every user error (unknown name, bad value, missing file) is one line on stderr and
+exit status 2; an interrupted run says how to continue it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import secrets
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from archsearch import __version__
+from archsearch.errors import ArchsearchError, ConfigError, StoreError
+from archsearch.experiment import Summary, build_experiment, load_spec, normalize_spec
+from archsearch.store import DEFAULT_STORAGE, Store, open_store
+from archsearch.trial import TrialStatus
+
+__all__ = ["main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line and exit 2, like every user error
+        self.exit(2, f"archsearch: error: {message}\n")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="archsearch", description="Neural architecture search and HPO.")
+    parser.add_argument("--version", action="version", version=f"archsearch {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    storage = _Parser(add_help=False)
+    storage.add_argument("--storage", metavar="URL",
+                         help="sqlite:///FILE (default sqlite:///archsearch.db) or postgresql://...")
+
+    run = sub.add_parser("run", parents=[storage], help="run a search (default: REA on NB201)")
+    run.add_argument("config", nargs="?", help="YAML config; none runs the embedded default")
+    run.add_argument("--name", help="experiment name (default: generated)")
+    run.add_argument("--seed", type=int, help="seed (overrides the config)")
+    run.add_argument("--json", metavar="PATH", help="also write the summary as JSON")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    resume = sub.add_parser("resume", parents=[storage], help="continue a stopped experiment")
+    resume.add_argument("name")
+    resume.add_argument("--json", metavar="PATH", help="also write the summary as JSON")
+    resume.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    sub.add_parser("list", parents=[storage], help="list stored experiments")
+
+    show = sub.add_parser("show", parents=[storage], help="show one stored experiment")
+    show.add_argument("name")
+    show.add_argument("--top", type=int, default=5, help="best trials to list (default 5)")
+
+    query = sub.add_parser("query", help="look up an NB201 cell in the benchmark")
+    query.add_argument("arch", help="NB201 string, e.g. '|nor_conv_3x3~0|+|...|'")
+    query.add_argument("--dataset", default="cifar10")
+    return parser
+
+
+# -- progress -----------------------------------------------------------------------
+class _Progress:
+    """A progress bar over the budget (simulated seconds or trials)."""
+
+    def __init__(self, spec: dict[str, Any], quiet: bool) -> None:
+        self.bar = None
+        if quiet:
+            return
+        from tqdm import tqdm
+
+        budget = spec["budget"]
+        if budget.get("seconds") is not None and spec["executor"]["name"] == "simulated":
+            self.unit, total = "s", float(budget["seconds"])
+        else:
+            self.unit, total = "trials", float(budget.get("trials") or 0) or None
+        self.bar = tqdm(total=total, unit=self.unit if self.unit == "trials" else " sim-s",
+                        file=sys.stderr, dynamic_ncols=True, leave=False, disable=None,
+                        mininterval=0.1, bar_format=None)
+        self.done = 0.0
+
+    def __call__(self, number: int, result: Any, clock: float) -> None:
+        if self.bar is None:
+            return
+        target = clock if self.unit == "s" else self.done + 1
+        if self.bar.total is not None:
+            target = min(target, self.bar.total)
+        self.bar.update(target - self.done)
+        self.done = target
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+# -- commands -----------------------------------------------------------------------
+def _default_name(spec: dict[str, Any]) -> str:
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    bench = spec["benchmark"]
+    dataset = bench.get("dataset")
+    parts = [spec["strategy"]["name"], bench["name"], *([dataset] if dataset else [])]
+    return "-".join([*parts, stamp, secrets.token_hex(2)])
+
+
+def _print_summary(summary: Summary, storage: str, spec: dict[str, Any]) -> None:
+    best = summary.to_json()["best"]
+    lines = [("experiment", summary.name), ("status", summary.status)]
+    if summary.best_number is None:
+        lines.append(("best", "no trial completed"))
+    else:
+        lines.append(("best cell" if summary.best_arch else "best config",
+                      summary.best_arch or json.dumps(summary.best_config)))
+        metric = spec["objective"].get("metric", "valid_accuracy")
+        lines.append(("reward", f"{summary.best_score:.4g} ({metric}, trial {summary.best_number})"))
+        if "final_accuracy" in best:
+            rank = best.get("rank")
+            rank_text = f", rank {int(rank):,} of 15,625" if rank is not None else ""
+            lines.append(("final accuracy", f"{best['final_accuracy']:.2f} % (200 epochs){rank_text}"))
+    lines.append(("trials", f"{summary.n_trials} ({summary.n_failed} failed)"))
+    sim = f"{summary.simulated_s:,.0f} simulated s, " if summary.simulated_s is not None else ""
+    lines.append(("time", f"{sim}{summary.wall_s:.2f} s wall"))
+    lines.append(("stored in", storage))
+    width = max(len(k) for k, _ in lines)
+    for key, value in lines:
+        print(f"{key:<{width}}  {value}")
+
+
+def _write_json(path: str | None, summary: Summary, storage: str) -> None:
+    if not path:
+        return
+    try:
+        Path(path).write_text(json.dumps({**summary.to_json(), "storage": storage}, indent=2) + "\n")
+    except OSError as exc:
+        raise ConfigError(f"--json: cannot write {path}: {exc.strerror}") from None
+
+
+def _execute(spec: dict[str, Any], store: Store, name: str, storage: str, args: Any) -> int:
+    progress = _Progress(spec, args.quiet)
+    experiment = build_experiment(spec, store=store, name=name, on_trial_end=progress)
+    try:
+        summary = experiment.run()
+    except KeyboardInterrupt:
+        progress.close()
+        print(f"archsearch: interrupted; continue with: archsearch resume {name}"
+              f"{' --storage ' + storage if args.storage else ''}", file=sys.stderr)
+        return 130
+    progress.close()
+    _print_summary(summary, storage, spec)
+    _write_json(args.json, summary, storage)
+    return 0
+
+
+def _storage_url(args: Any, spec: dict[str, Any] | None = None) -> str:
+    return args.storage or (spec or {}).get("storage") or os.environ.get(
+        "ARCHSEARCH_STORAGE") or DEFAULT_STORAGE
+
+
+def _cmd_run(args: Any) -> int:
+    user = load_spec(args.config) if args.config else {}
+    if args.seed is not None:
+        user["seed"] = args.seed
+    spec = normalize_spec(user)
+    name = args.name or spec.get("name") or _default_name(spec)
+    storage = _storage_url(args, spec)
+    store = open_store(storage)
+    if store.find_experiment(name) is not None:
+        raise StoreError(f"experiment {name!r} already exists; continue it with "
+                         f"`archsearch resume {name}` or choose another --name")
+    return _execute(spec, store, name, storage, args)
+
+
+def _cmd_resume(args: Any) -> int:
+    storage = _storage_url(args)
+    store = open_store(storage)
+    record = store.find_experiment(args.name)
+    if record is None:
+        raise StoreError(f"no experiment {args.name!r} in {storage}; `archsearch list` shows them")
+    spec = normalize_spec(dict(record.spec))
+    return _execute(spec, store, args.name, storage, args)
+
+
+def _cmd_list(args: Any) -> int:
+    storage = _storage_url(args)
+    store = open_store(storage)
+    records = store.list_experiments()
+    if not records:
+        print(f"no experiments in {storage}")
+        return 0
+    rows = [("name", "status", "strategy", "benchmark", "trials", "best", "created")]
+    for r in records:
+        summary = r.summary or {}
+        best = (summary.get("best") or {}).get("reward")
+        bench = r.spec.get("benchmark", {})
+        rows.append((
+            r.name, r.status, str(r.spec.get("strategy", {}).get("name", "?")),
+            "/".join(str(bench.get(k)) for k in ("name", "dataset") if bench.get(k)),
+            str(summary.get("trials", "?")), "-" if best is None else f"{best:.4g}",
+            dt.datetime.fromtimestamp(r.created_at).strftime("%Y-%m-%d %H:%M"),
+        ))
+    _print_table(rows)
+    return 0
+
+
+def _cmd_show(args: Any) -> int:
+    storage = _storage_url(args)
+    store = open_store(storage)
+    record = store.find_experiment(args.name)
+    if record is None:
+        raise StoreError(f"no experiment {args.name!r} in {storage}; `archsearch list` shows them")
+    spec = normalize_spec(dict(record.spec))
+    experiment = build_experiment(spec, store=store, name=record.name)
+    experiment._experiment_id = record.id
+    summary = experiment.summary(wall_s=float(record.summary.get("wall_seconds", 0.0)),
+                                 status=record.status)
+    print(f"space {spec['space']['name']} · strategy {spec['strategy']['name']} · benchmark "
+          f"{spec['benchmark']['name']} {spec['benchmark'].get('dataset', '')} · seed {spec.get('seed')}")
+    counts = store.count_trials(record.id)
+    print("trials: " + ", ".join(f"{n} {state}" for state, n in counts.items() if n))
+    _print_summary(summary, storage, spec)
+    top = sorted(store.trials(record.id, state=TrialStatus.COMPLETE),
+                 key=lambda t: (-(t.score or float("-inf")), t.number))[: max(args.top, 0)]
+    if top:
+        print(f"\nbest {len(top)} trials")
+        describe = experiment.describe or (lambda c: json.dumps(c))
+        rows = [("trial", "reward", "config")]
+        rows += [(str(t.number), f"{t.score:.4g}", describe(t.config)) for t in top]
+        _print_table(rows)
+    failed = store.trials(record.id, state=TrialStatus.FAILED, limit=20)
+    if failed:
+        print(f"\nfailed trials ({counts[TrialStatus.FAILED]})")
+        _print_table([("trial", "error")] + [(str(t.number), t.error or "?") for t in failed])
+    return 0
+
+
+def _cmd_query(args: Any) -> int:
+    from archsearch.evaluation import NB201Benchmark
+    from archsearch.spaces.nb201 import from_arch_str, functional_key
+
+    config = from_arch_str(args.arch)
+    bench = NB201Benchmark(dataset=args.dataset)
+    r12, r200, truth = bench.evaluate(config, 12), bench.evaluate(config, 200), bench.truth(config)
+    rows = [
+        ("nb201 index", str(bench.official_index(config))),
+        ("12-epoch valid / test", f"{r12.metrics['valid_accuracy']:.2f} / {r12.metrics['test_accuracy']:.2f}"),
+        ("200-epoch accuracy", f"{truth['final_accuracy']:.2f} (rank {int(truth['rank']):,})"),
+        ("simulated 12-epoch time", f"{r12.cost_s:.1f} s"),
+        ("functional hash", functional_key(config)),
+    ]
+    _print_table([("dataset", args.dataset), *rows])
+    return 0
+
+
+def _print_table(rows: Sequence[Sequence[str]]) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+COMMANDS = {"run": _cmd_run, "resume": _cmd_resume, "list": _cmd_list, "show": _cmd_show,
+            "query": _cmd_query}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``archsearch`` command; returns the exit status."""
+    args = _build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except ArchsearchError as exc:
+        print(f"archsearch: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,19 @@
+"""Experiments: the search loop, executors, budgets, and configs."""
+
+from archsearch.experiment._budget import Budget
+from archsearch.experiment._executors import Executor, InlineExecutor, SimulatedExecutor
+from archsearch.experiment._loop import Experiment, Summary
+from archsearch.experiment._spec import DEFAULT_SPEC, build_experiment, load_spec, normalize_spec
+
+__all__ = [
+    "DEFAULT_SPEC",
+    "Budget",
+    "Executor",
+    "Experiment",
+    "InlineExecutor",
+    "SimulatedExecutor",
+    "Summary",
+    "build_experiment",
+    "load_spec",
+    "normalize_spec",
+]

@@ -1,0 +1,58 @@
+"""Budgets: when an experiment stops."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from archsearch.errors import ConfigError
+
+__all__ = ["Budget"]
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """Stop after ``n_trials`` finished trials and/or ``seconds`` on the executor's clock.
+
+    On a simulated clock (tabular benchmarks) ``seconds`` are simulated seconds and
+    follow the NATS-Bench protocol: a trial that would end after the budget is
+    cancelled and not counted. On a real clock a trial started in time may finish.
+    """
+
+    n_trials: int | None = None
+    seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.n_trials is None and self.seconds is None:
+            raise ConfigError("budget: give trials and/or seconds")
+        if self.n_trials is not None and (
+            not isinstance(self.n_trials, int) or isinstance(self.n_trials, bool)
+            or self.n_trials < 1
+        ):
+            raise ConfigError(f"budget.trials: must be an integer >= 1, got {self.n_trials!r}")
+        if self.seconds is not None and (
+            not isinstance(self.seconds, int | float) or isinstance(self.seconds, bool)
+            or not self.seconds > 0
+        ):
+            raise ConfigError(f"budget.seconds: must be a number > 0, got {self.seconds!r}")
+
+    @classmethod
+    def from_spec(cls, spec: Any) -> Budget:
+        """From a config mapping: ``{trials: N}`` and/or ``{seconds: S}``."""
+        if not isinstance(spec, dict):
+            raise ConfigError(f"budget: expected a mapping with trials and/or seconds, got {spec!r}")
+        unknown = set(spec) - {"trials", "seconds"}
+        if unknown:
+            raise ConfigError(
+                f"budget.{sorted(unknown)[0]}: unknown field; allowed: trials, seconds"
+            )
+        seconds = spec.get("seconds")
+        return cls(n_trials=spec.get("trials"), seconds=seconds)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.n_trials is not None:
+            out["trials"] = self.n_trials
+        if self.seconds is not None:
+            out["seconds"] = self.seconds
+        return out

@@ -1,0 +1,152 @@
+"""Executors: where evaluations run and what clock the budget reads."""
+
+from __future__ import annotations
+
+import abc
+import heapq
+import time
+from collections.abc import Callable
+from typing import Any
+
+from archsearch.errors import ConfigError
+from archsearch.trial import Candidate, Result
+
+__all__ = ["Done", "Executor", "InlineExecutor", "SimulatedExecutor"]
+
+#: a finished evaluation: (candidate, result, start, end) on the executor's clock
+Done = tuple[Candidate, Result, float, float]
+EvaluateFn = Callable[[Candidate], Result]
+
+
+class Executor(abc.ABC):
+    """Runs evaluations, possibly several at once, and keeps the clock.
+
+    ``submit`` hands over a candidate when a worker is free; ``next_done`` returns
+    the evaluation that finishes first (None when nothing is running).
+    """
+
+    n_workers: int = 1
+    #: True when the clock is simulated from the evaluations' reported cost
+    is_simulated: bool = False
+
+    @abc.abstractmethod
+    def now(self) -> float:
+        """Seconds on this executor's clock."""
+
+    @property
+    @abc.abstractmethod
+    def n_running(self) -> int:
+        """Evaluations submitted and not yet returned by :meth:`next_done`."""
+
+    @abc.abstractmethod
+    def submit(self, candidate: Candidate, evaluate: EvaluateFn) -> float:
+        """Start evaluating ``candidate``; returns its start time."""
+
+    @abc.abstractmethod
+    def next_done(self) -> Done | None:
+        """The next finished evaluation, or None when nothing is running."""
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any], evaluate: EvaluateFn) -> None:
+        return None
+
+
+class InlineExecutor(Executor):
+    """Evaluates in the driver process, one at a time; the clock is wall time."""
+
+    def __init__(self) -> None:
+        self._pending: tuple[Candidate, EvaluateFn] | None = None
+        self._offset = 0.0  # clock carried over from earlier sessions of the experiment
+        self._t0 = time.perf_counter()
+
+    def now(self) -> float:
+        return self._offset + time.perf_counter() - self._t0
+
+    @property
+    def n_running(self) -> int:
+        return 0 if self._pending is None else 1
+
+    def submit(self, candidate: Candidate, evaluate: EvaluateFn) -> float:
+        if self._pending is not None:
+            raise RuntimeError("InlineExecutor runs one evaluation at a time")
+        self._pending = (candidate, evaluate)
+        return self.now()
+
+    def next_done(self) -> Done | None:
+        if self._pending is None:
+            return None
+        candidate, evaluate = self._pending
+        start = self.now()
+        result = evaluate(candidate)
+        self._pending = None
+        return candidate, result, start, self.now()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"clock": self.now()}
+
+    def load_state_dict(self, state: dict[str, Any], evaluate: EvaluateFn) -> None:
+        self._offset = float(state.get("clock", 0.0))
+        self._t0 = time.perf_counter()
+
+
+class SimulatedExecutor(Executor):
+    """N simulated workers on a clock that advances by each evaluation's ``cost_s``.
+
+    An evaluation runs at once (table look-ups are instant) but its result is
+    delivered at ``start + cost_s``; completions come in simulated-time order, and a
+    freed worker takes the next candidate while the others are still busy. With one
+    worker this is exactly the sequential NATS-Bench protocol.
+    """
+
+    is_simulated = True
+
+    def __init__(self, n_workers: int = 1) -> None:
+        if not isinstance(n_workers, int) or isinstance(n_workers, bool) or n_workers < 1:
+            raise ConfigError(f"executor.workers: must be an integer >= 1, got {n_workers!r}")
+        self.n_workers = n_workers
+        self._now = 0.0
+        self._seq = 0  # breaks ties in completion time by submission order
+        self._heap: list[tuple[float, int, Candidate, Result, float]] = []
+
+    def now(self) -> float:
+        return self._now
+
+    @property
+    def n_running(self) -> int:
+        return len(self._heap)
+
+    def submit(self, candidate: Candidate, evaluate: EvaluateFn) -> float:
+        result = evaluate(candidate)
+        start = self._now
+        heapq.heappush(self._heap, (start + result.cost_s, self._seq, candidate, result, start))
+        self._seq += 1
+        return start
+
+    def next_done(self) -> Done | None:
+        if not self._heap:
+            return None
+        end, _, candidate, result, start = heapq.heappop(self._heap)
+        self._now = end
+        return candidate, result, start, end
+
+    def state_dict(self) -> dict[str, Any]:
+        running = [
+            {"id": c.id, "config": c.config, "fidelity": c.fidelity, "start": start, "seq": seq}
+            for _, seq, c, _, start in sorted(self._heap, key=lambda item: item[1])
+        ]
+        return {"clock": self._now, "seq": self._seq, "running": running}
+
+    def load_state_dict(self, state: dict[str, Any], evaluate: EvaluateFn) -> None:
+        self._now = float(state["clock"])
+        self._seq = int(state["seq"])
+        self._heap = []
+        for item in state["running"]:
+            # Evaluations are deterministic look-ups: run them again rather than store them.
+            candidate = Candidate(item["id"], item["config"], item["fidelity"])
+            result = evaluate(candidate)
+            start = float(item["start"])
+            heapq.heappush(
+                self._heap, (start + result.cost_s, int(item["seq"]), candidate, result, start)
+            )

@@ -1,0 +1,319 @@
+"""The experiment loop: ask, dispatch, collect, tell, persist."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from archsearch.errors import ArchsearchError, StoreError
+from archsearch.evaluation import Benchmark, Evaluator
+from archsearch.experiment._budget import Budget
+from archsearch.experiment._executors import Executor, SimulatedExecutor
+from archsearch.objectives import Objective
+from archsearch.space import Space
+from archsearch.store import Store
+from archsearch.strategies import Strategy
+from archsearch.trial import Candidate, Result, TrialStatus
+
+__all__ = ["Experiment", "Summary"]
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """What an experiment found, and what it cost."""
+
+    name: str
+    status: str
+    best_number: int | None
+    best_config: Any
+    best_arch: str | None
+    best_score: float | None
+    best_metrics: Mapping[str, float]
+    truth: Mapping[str, float]
+    n_trials: int
+    n_failed: int
+    simulated_s: float | None
+    wall_s: float
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        best = {
+            "number": self.best_number,
+            "config": self.best_config,
+            "arch": self.best_arch,
+            "reward": self.best_score,
+            "metrics": dict(self.best_metrics),
+            **dict(self.truth),
+        }
+        return {
+            "experiment": self.name,
+            "status": self.status,
+            "best": best,
+            "trials": self.n_trials,
+            "failed": self.n_failed,
+            "simulated_seconds": self.simulated_s,
+            "wall_seconds": self.wall_s,
+            **dict(self.extra),
+        }
+
+
+class Experiment:
+    """A search: space + strategy + evaluator + objective + budget + executor + store.
+
+    ``run()`` continues whatever the store already holds under ``name``: a search
+    stopped at any point (Ctrl-C, SIGKILL) and run again ends with exactly the
+    trials and result of an uninterrupted run with the same seed. With
+    ``store=None`` nothing is persisted (the fast path for benchmark studies).
+
+    Args:
+        space: the search space (configs are validated against it when resumed).
+        strategy: proposes candidates.
+        evaluator: judges them.
+        objective: metric to maximise or minimise.
+        budget: when to stop.
+        executor: where evaluations run; a simulated clock for benchmarks by default.
+        store: where trials are kept; None keeps only the running best in memory.
+        name: the experiment's name in the store.
+        spec: the JSON-able description stored with the experiment (for ``resume``).
+        on_trial_end: called as ``(number, result, clock)`` after every finished trial.
+        describe: turns a config into a short string for summaries.
+    """
+
+    def __init__(
+        self,
+        *,
+        space: Space,
+        strategy: Strategy,
+        evaluator: Evaluator,
+        objective: Objective,
+        budget: Budget,
+        executor: Executor | None = None,
+        store: Store | None = None,
+        name: str = "experiment",
+        spec: Mapping[str, Any] | None = None,
+        on_trial_end: Callable[[int, Result, float], None] | None = None,
+        describe: Callable[[Any], str] | None = None,
+    ) -> None:
+        self.space = space
+        self.strategy = strategy
+        self.evaluator = evaluator
+        self.objective = objective
+        self.budget = budget
+        self.executor = executor if executor is not None else SimulatedExecutor()
+        self.store = store
+        self.name = name
+        self.spec = dict(spec or {})
+        self.on_trial_end = on_trial_end
+        self.describe = describe or (
+            evaluator.describe if isinstance(evaluator, Benchmark) else None
+        )
+        self._experiment_id: int | None = None
+        self._n_complete = 0
+        self._n_failed = 0
+        self._best: tuple[float, int, Any, Mapping[str, float]] | None = None
+        self._wall_before = 0.0
+        self._out_of_budget = False
+        self._clock = 0.0  # executor clock at the end of the last counted trial
+
+    # -- the loop -----------------------------------------------------------------------
+    def run(self) -> Summary:
+        """Run (or continue) the search until the budget is spent; return its summary."""
+        t0 = time.perf_counter()
+        if self.store is not None and self._open() == "complete":
+            return self.summary(wall_s=self._wall_before)
+        executor, strategy = self.executor, self.strategy
+        try:
+            while True:
+                self._dispatch()
+                done = executor.next_done()
+                if done is None:
+                    break
+                candidate, result, start, end = done
+                if executor.is_simulated and self._over_budget(end):
+                    self._cancel(candidate, result, end, "budget: would end at "
+                                 f"{end:.0f} s, after the {self.budget.seconds:g} s budget")
+                    self._out_of_budget = True
+                    self._cancel_running()
+                    break
+                result = self._score(result)
+                strategy.tell(candidate, result)
+                self._record(candidate, result, end, time.perf_counter() - t0)
+                if self._trials_spent():
+                    self._cancel_running()
+                    break
+        except KeyboardInterrupt:
+            self._close("interrupted", time.perf_counter() - t0)
+            raise
+        return self._close("complete", time.perf_counter() - t0)
+
+    def _dispatch(self) -> None:
+        executor, strategy, budget = self.executor, self.strategy, self.budget
+        while executor.n_running < executor.n_workers and not self._out_of_budget:
+            if budget.n_trials is not None and (
+                self._n_complete + self._n_failed + executor.n_running >= budget.n_trials
+            ):
+                return
+            if not executor.is_simulated and self._over_budget(executor.now()):
+                return
+            candidate = strategy.ask()
+            if candidate is None:
+                return
+            if self.store is not None:
+                self.store.start_trial(
+                    self._experiment_id, candidate.id, candidate.config, candidate.fidelity,
+                    executor.now() if executor.is_simulated else None, time.time(),
+                )
+            executor.submit(candidate, self._evaluate)
+
+    def _evaluate(self, candidate: Candidate) -> Result:
+        try:
+            return self.evaluator.evaluate(candidate.config, candidate.fidelity)
+        except ArchsearchError:
+            raise  # a bad config or a missing file: the user must see it, not a failed trial
+        except Exception as exc:  # noqa: BLE001 - any other failure ends the trial only
+            return Result.failed(f"{type(exc).__name__}: {exc}".splitlines()[0])
+
+    def _score(self, result: Result) -> Result:
+        if result.status is not TrialStatus.COMPLETE:
+            return result
+        score = self.objective.score(result.metrics)
+        if score is None:
+            value = result.metrics.get(self.objective.metric)
+            reason = "missing" if value is None else f"{value}"
+            return Result(result.metrics, result.cost_s, TrialStatus.FAILED, None, result.curve,
+                          f"objective metric {self.objective.metric!r} is {reason}")
+        return result.with_score(score)
+
+    def _over_budget(self, clock: float) -> bool:
+        return self.budget.seconds is not None and clock > self.budget.seconds
+
+    def _trials_spent(self) -> bool:
+        n = self.budget.n_trials
+        return n is not None and self._n_complete + self._n_failed >= n
+
+    # -- bookkeeping --------------------------------------------------------------------
+    def _record(self, candidate: Candidate, result: Result, end: float, wall_s: float) -> None:
+        if result.status is TrialStatus.COMPLETE:
+            self._n_complete += 1
+            best = self._best
+            if best is None or result.score > best[0]:  # type: ignore[operator]
+                self._best = (result.score, candidate.id, candidate.config, result.metrics)  # type: ignore[assignment]
+        else:
+            self._n_failed += 1
+        self._clock = end
+        if self.store is not None:
+            checkpoint = self._checkpoint(wall_s) if self.store.is_persistent else None
+            self.store.finish_trial(
+                self._experiment_id, candidate.id, result,
+                end if self.executor.is_simulated else None, time.time(), checkpoint,
+            )
+        if self.on_trial_end is not None:
+            self.on_trial_end(candidate.id, result, end)
+
+    def _cancel(self, candidate: Candidate, result: Result, end: float, reason: str) -> None:
+        if self.store is None:
+            return
+        cancelled = Result(result.metrics, result.cost_s, TrialStatus.CANCELLED, None, None, reason)
+        self.store.finish_trial(self._experiment_id, candidate.id, cancelled, end, time.time(), None)
+
+    def _cancel_running(self) -> None:
+        while (done := self.executor.next_done()) is not None:
+            candidate, result, _, end = done
+            self._cancel(candidate, result, end, "stopped: budget spent")
+
+    def _checkpoint(self, wall_s: float) -> dict[str, Any]:
+        best = self._best
+        return {
+            "strategy": self.strategy.state_dict(),
+            "executor": self.executor.state_dict(),
+            "loop": {
+                "n_complete": self._n_complete,
+                "n_failed": self._n_failed,
+                "out_of_budget": self._out_of_budget,
+                "best": None if best is None else {
+                    "score": best[0], "number": best[1], "config": best[2],
+                    "metrics": dict(best[3]),
+                },
+                "wall_s": self._wall_before + wall_s,
+                "clock": self._clock,
+            },
+        }
+
+    def _open(self) -> str:
+        """Create the experiment, or restore it from the store; returns its status."""
+        store = self.store
+        assert store is not None
+        record = store.find_experiment(self.name)
+        if record is None:
+            record = store.create_experiment(self.name, self.spec)
+            self._experiment_id = record.id
+            return record.status
+        self._experiment_id = record.id
+        if self.spec and record.spec and _comparable(record.spec) != _comparable(self.spec):
+            raise StoreError(
+                f"experiment {self.name!r} exists with another configuration; "
+                "use `archsearch resume` or another --name"
+            )
+        checkpoint = store.load_checkpoint(record.id)
+        if checkpoint is not None:
+            self.strategy.load_state_dict(checkpoint["strategy"])
+            self.executor.load_state_dict(checkpoint["executor"], self._evaluate)
+            loop = checkpoint["loop"]
+            self._n_complete, self._n_failed = loop["n_complete"], loop["n_failed"]
+            self._out_of_budget = loop.get("out_of_budget", False)
+            self._wall_before = float(loop["wall_s"])
+            self._clock = float(loop.get("clock", 0.0))
+            best = loop["best"]
+            if best is not None:
+                self._best = (best["score"], best["number"], best["config"], best["metrics"])
+        if record.status != "complete":
+            store.update_experiment(record.id, status="running")
+        return record.status
+
+    def _close(self, status: str, wall_s: float) -> Summary:
+        summary = self.summary(wall_s=self._wall_before + wall_s, status=status)
+        if self.store is not None:
+            self.store.update_experiment(self._experiment_id, status=status,
+                                         summary=summary.to_json())
+        return summary
+
+    def summary(self, *, wall_s: float = 0.0, status: str = "complete") -> Summary:
+        """The current best and counts (read from the store for a finished experiment)."""
+        if self.store is not None and self._experiment_id is not None and self._best is None:
+            trial = self.store.best_trial(self._experiment_id)
+            if trial is not None:
+                self._best = (trial.score, trial.number, trial.config, trial.metrics)  # type: ignore[assignment]
+                counts = self.store.count_trials(self._experiment_id)
+                self._n_complete = counts[TrialStatus.COMPLETE]
+                self._n_failed = counts[TrialStatus.FAILED]
+        best = self._best
+        config = best[2] if best else None
+        truth: Mapping[str, float] = {}
+        if best is not None and isinstance(self.evaluator, Benchmark):
+            truth = self.evaluator.truth(config)
+        score = best[0] if best else None
+        if score is not None and self.objective.mode == "min":
+            score = -score
+        clock = self._clock if self.executor.is_simulated else None
+        return Summary(
+            name=self.name,
+            status=status,
+            best_number=best[1] if best else None,
+            best_config=config,
+            best_arch=self.describe(config) if (best and self.describe) else None,
+            best_score=score,
+            best_metrics=dict(best[3]) if best else {},
+            truth=truth,
+            n_trials=self._n_complete + self._n_failed,
+            n_failed=self._n_failed,
+            simulated_s=clock if clock is None or math.isfinite(clock) else None,
+            wall_s=wall_s,
+        )
+
+
+def _comparable(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The parts of a spec that must agree for a run to continue a stored experiment."""
+    return {k: v for k, v in spec.items() if k not in ("name", "storage")}

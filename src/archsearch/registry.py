@@ -1,0 +1,106 @@
+"""Registries: short names ("rea", "nb201") mapped to factories.
+
+YAML configs, the CLI and Python code all resolve names through these tables, so a
+name means the same thing everywhere.
+
+Example:
+    >>> from archsearch.registry import STRATEGIES
+    >>> "rea" in STRATEGIES
+    True
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, TypeVar
+
+from archsearch.errors import ConfigError
+
+__all__ = ["BENCHMARKS", "SPACES", "STRATEGIES", "Registry"]
+
+T = TypeVar("T", bound=Callable[..., Any])
+
+
+class Registry(Mapping[str, Callable[..., Any]]):
+    """A named table of factories, filled with the :meth:`register` decorator."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._entries: dict[str, Callable[..., Any]] = {}
+
+    def register(self, name: str) -> Callable[[T], T]:
+        """Decorator that registers a factory under ``name``."""
+
+        def decorate(factory: T) -> T:
+            if name in self._entries:
+                raise ValueError(f"{self.kind} '{name}' is registered twice")
+            self._entries[name] = factory
+            return factory
+
+        return decorate
+
+    def __getitem__(self, name: str) -> Callable[..., Any]:
+        _load_builtins()
+        return self._entries[name]
+
+    def __iter__(self) -> Iterator[str]:
+        _load_builtins()
+        return iter(sorted(self._entries))
+
+    def __len__(self) -> int:
+        _load_builtins()
+        return len(self._entries)
+
+    def get_factory(self, name: object, *, field: str) -> Callable[..., Any]:
+        """Return the factory for ``name`` or raise a ConfigError naming ``field``."""
+        _load_builtins()
+        if not isinstance(name, str) or name not in self._entries:
+            allowed = ", ".join(sorted(self._entries))
+            raise ConfigError(f"{field}: unknown {self.kind} {name!r}; allowed: {allowed}")
+        return self._entries[name]
+
+    def create(self, name: object, options: Mapping[str, Any], *, field: str, **extra: Any) -> Any:
+        """Build ``name`` with ``options``, naming ``field`` in every error.
+
+        Unknown option names are refused before the factory runs, listing the
+        options the factory accepts.
+        """
+        factory = self.get_factory(name, field=field)
+        params = inspect.signature(factory).parameters
+        accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+        allowed = [p for p in params if p not in extra and p != "self"]
+        for key in options:
+            if not accepts_any and key not in allowed:
+                raise ConfigError(
+                    f"{field}.{key}: unknown option for {self.kind} '{name}'; "
+                    f"allowed: {', '.join(allowed) or '(none)'}"
+                )
+        try:
+            return factory(**extra, **options)
+        except ConfigError as exc:
+            message = str(exc)
+            raise ConfigError(
+                message if message.startswith(field) else f"{field}.{message}"
+            ) from None
+        except TypeError as exc:
+            raise ConfigError(f"{field}: {exc}") from None
+
+
+_loaded = False
+
+
+def _load_builtins() -> None:
+    """Import the built-in modules once, so that their decorators run."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    import archsearch.evaluation  # noqa: F401
+    import archsearch.spaces  # noqa: F401
+    import archsearch.strategies  # noqa: F401
+
+
+STRATEGIES = Registry("strategy")
+BENCHMARKS = Registry("benchmark")
+SPACES = Registry("space")

@@ -1,0 +1,607 @@
+"""The nodes of a compiled search space.
+
+A user writes a space as nested dicts and lists holding decision points
+(:class:`Choice`, :class:`Int`, :class:`Real`) and fixed values. :func:`compile_spec`
+turns that into a tree of nodes; every operation of :class:`~archsearch.space.Space`
+is a walk over that tree. A *config* is the plain value the tree produces: the same
+nesting, with each decision replaced by the value taken.
+"""
+
+from __future__ import annotations
+
+import abc
+import itertools
+import math
+import random
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from archsearch.errors import ConfigError
+
+__all__ = ["Choice", "Domain", "Int", "Node", "Real", "compile_spec"]
+
+
+class Node(abc.ABC):
+    """One node of a compiled space."""
+
+    #: number of decisions below this node, counting every branch of a choice
+    is_constant: bool = False
+
+    @abc.abstractmethod
+    def sample(self, rng: random.Random) -> Any:
+        """Draw a value uniformly (per decision) at random."""
+
+    @abc.abstractmethod
+    def validate(self, value: Any, path: str) -> Any:
+        """Return ``value`` checked against this node; raise ConfigError naming ``path``."""
+
+    @abc.abstractmethod
+    def size(self) -> float:
+        """Number of distinct values (``math.inf`` when a real decision is below)."""
+
+    @abc.abstractmethod
+    def enumerate(self) -> Iterator[Any]:
+        """Yield every value of a finite node, in a fixed order."""
+
+    @abc.abstractmethod
+    def genes(self, value: Any, path: str, out: list[Gene]) -> None:
+        """Append one :class:`Gene` per active decision under ``value``."""
+
+    @abc.abstractmethod
+    def decode(self, indices: Iterator[int | float], path: str) -> Any:
+        """Build a value from genome entries, consuming them in order."""
+
+    @abc.abstractmethod
+    def mutate_at(self, value: Any, target: int, seen: list[int], rng: random.Random) -> Any:
+        """Return ``value`` with active decision number ``target`` changed.
+
+        ``seen[0]`` counts the active decisions visited so far in genome order.
+        """
+
+    @abc.abstractmethod
+    def to_json(self) -> Any:
+        """A JSON-able description of this node (see :func:`node_from_json`)."""
+
+    def neighbours_at(self, value: Any, target: int, seen: list[int]) -> list[Any]:
+        """Every value that differs from ``value`` at active decision ``target`` only."""
+        return [value]
+
+
+class Gene(tuple[str, int | float, int | None]):
+    """One active decision of a config: ``(path, index, n_options)``.
+
+    ``index`` is the position of the value among the options (for :class:`Int`,
+    ``value - low``); for :class:`Real` it is the value itself and ``n_options`` is None.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, path: str, index: int | float, n_options: int | None) -> Gene:
+        return tuple.__new__(cls, (path, index, n_options))
+
+    @property
+    def path(self) -> str:
+        return self[0]
+
+    @property
+    def index(self) -> int | float:
+        return self[1]
+
+    @property
+    def n_options(self) -> int | None:
+        return self[2]
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+class Fixed(Node):
+    """A value that never varies."""
+
+    is_constant = True
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def sample(self, rng: random.Random) -> Any:
+        return self.value
+
+    def validate(self, value: Any, path: str) -> Any:
+        if value != self.value:
+            raise ConfigError(f"{path}: fixed at {_describe(self.value)}, got {_describe(value)}")
+        return value
+
+    def size(self) -> float:
+        return 1
+
+    def enumerate(self) -> Iterator[Any]:
+        yield self.value
+
+    def genes(self, value: Any, path: str, out: list[Gene]) -> None:
+        return None
+
+    def decode(self, indices: Iterator[int | float], path: str) -> Any:
+        return self.value
+
+    def mutate_at(self, value: Any, target: int, seen: list[int], rng: random.Random) -> Any:
+        return value
+
+    def to_json(self) -> Any:
+        if isinstance(self.value, dict | list) or _is_domain_json(self.value):
+            return {"$fixed": self.value}
+        return self.value
+
+
+class DictNode(Node):
+    """A dict whose values are nodes; the config is a dict with the same keys."""
+
+    def __init__(self, items: Mapping[str, Node]) -> None:
+        for key in items:
+            if not isinstance(key, str):
+                raise ConfigError(f"space keys must be strings, got {key!r}")
+        self.items = dict(items)
+        self.keys = tuple(self.items)
+        self.nodes = tuple(self.items.values())
+        self.is_constant = all(n.is_constant for n in self.nodes)
+        # Flat dicts of choices are the common case (cells, stages): give them a fast path.
+        self.flat_options: tuple[tuple[Any, ...], ...] | None = None
+        if self.nodes and all(
+            isinstance(n, Choice) and all(o.is_constant for o in n.options) for n in self.nodes
+        ):
+            self.flat_options = tuple(
+                tuple(o.sample(random.Random(0)) for o in n.options)  # type: ignore[attr-defined]
+                for n in self.nodes
+            )
+
+    def sample(self, rng: random.Random) -> dict[str, Any]:
+        if self.flat_options is not None:
+            rand = rng.random
+            return {
+                k: opts[int(rand() * len(opts))]
+                for k, opts in zip(self.keys, self.flat_options, strict=True)
+            }
+        return {k: n.sample(rng) for k, n in zip(self.keys, self.nodes, strict=True)}
+
+    def validate(self, value: Any, path: str) -> dict[str, Any]:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{path or 'config'}: expected a mapping, got {_describe(value)}")
+        unknown = [k for k in value if k not in self.items]
+        if unknown:
+            raise ConfigError(
+                f"{_join(path, str(unknown[0]))}: unknown field; allowed: {', '.join(self.keys)}"
+            )
+        out = {}
+        for key, node in self.items.items():
+            sub = _join(path, key)
+            if key not in value:
+                if node.is_constant:
+                    out[key] = node.sample(random.Random(0))
+                    continue
+                raise ConfigError(f"{sub}: missing")
+            out[key] = node.validate(value[key], sub)
+        return out
+
+    def size(self) -> float:
+        return math.prod(n.size() for n in self.nodes)
+
+    def enumerate(self) -> Iterator[dict[str, Any]]:
+        for values in itertools.product(*(n.enumerate() for n in self.nodes)):
+            yield dict(zip(self.keys, values, strict=True))
+
+    def genes(self, value: Any, path: str, out: list[Gene]) -> None:
+        for key, node in zip(self.keys, self.nodes, strict=True):
+            node.genes(value[key], _join(path, key), out)
+
+    def decode(self, indices: Iterator[int | float], path: str) -> dict[str, Any]:
+        return {k: n.decode(indices, _join(path, k)) for k, n in self.items.items()}
+
+    def mutate_at(self, value: Any, target: int, seen: list[int], rng: random.Random) -> Any:
+        if self.flat_options is not None:
+            # One active decision per key: jump straight to it.
+            local = target - seen[0]
+            seen[0] += len(self.keys)
+            if not 0 <= local < len(self.keys):
+                return value
+            key, opts = self.keys[local], self.flat_options[local]
+            out = dict(value)
+            current = opts.index(value[key])
+            pick = int(rng.random() * (len(opts) - 1))
+            out[key] = opts[pick + (pick >= current)]
+            return out
+        out = dict(value)
+        for key, node in zip(self.keys, self.nodes, strict=True):
+            before = seen[0]
+            new = node.mutate_at(value[key], target, seen, rng)
+            if before <= target < seen[0]:
+                out[key] = new
+                # finish counting is not needed: the target has been handled
+                return out
+        return out
+
+    def neighbours_at(self, value: Any, target: int, seen: list[int]) -> list[Any]:
+        for key, node in zip(self.keys, self.nodes, strict=True):
+            before = seen[0]
+            subs = node.neighbours_at(value[key], target, seen)
+            if before <= target < seen[0]:
+                return [{**value, key: sub} for sub in subs]
+        return [value]
+
+    def to_json(self) -> Any:
+        return {k: n.to_json() for k, n in self.items.items()}
+
+
+class ListNode(Node):
+    """A list of nodes; the config is a list of the same length."""
+
+    def __init__(self, nodes: Sequence[Node]) -> None:
+        self.nodes = tuple(nodes)
+        self.is_constant = all(n.is_constant for n in self.nodes)
+
+    def sample(self, rng: random.Random) -> list[Any]:
+        return [n.sample(rng) for n in self.nodes]
+
+    def validate(self, value: Any, path: str) -> list[Any]:
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{path or 'config'}: expected a list, got {_describe(value)}")
+        if len(value) != len(self.nodes):
+            raise ConfigError(
+                f"{path or 'config'}: expected {len(self.nodes)} items, got {len(value)}"
+            )
+        return [n.validate(v, f"{path}[{i}]") for i, (n, v) in enumerate(zip(self.nodes, value))]
+
+    def size(self) -> float:
+        return math.prod(n.size() for n in self.nodes)
+
+    def enumerate(self) -> Iterator[list[Any]]:
+        for values in itertools.product(*(n.enumerate() for n in self.nodes)):
+            yield list(values)
+
+    def genes(self, value: Any, path: str, out: list[Gene]) -> None:
+        for i, (node, item) in enumerate(zip(self.nodes, value, strict=True)):
+            node.genes(item, f"{path}[{i}]", out)
+
+    def decode(self, indices: Iterator[int | float], path: str) -> list[Any]:
+        return [n.decode(indices, f"{path}[{i}]") for i, n in enumerate(self.nodes)]
+
+    def mutate_at(self, value: Any, target: int, seen: list[int], rng: random.Random) -> Any:
+        for i, node in enumerate(self.nodes):
+            before = seen[0]
+            new = node.mutate_at(value[i], target, seen, rng)
+            if before <= target < seen[0]:
+                out = list(value)
+                out[i] = new
+                return out
+        return value
+
+    def neighbours_at(self, value: Any, target: int, seen: list[int]) -> list[Any]:
+        for i, node in enumerate(self.nodes):
+            before = seen[0]
+            subs = node.neighbours_at(value[i], target, seen)
+            if before <= target < seen[0]:
+                return [[*value[:i], sub, *value[i + 1 :]] for sub in subs]
+        return [value]
+
+    def to_json(self) -> Any:
+        return [n.to_json() for n in self.nodes]
+
+
+class Domain(Node):
+    """A decision point: the places where configs differ."""
+
+    def genes(self, value: Any, path: str, out: list[Gene]) -> None:
+        out.append(Gene(path, self.index_of(value), self.n_options))
+
+    @property
+    def n_options(self) -> int | None:
+        return None
+
+    @abc.abstractmethod
+    def index_of(self, value: Any) -> int | float:
+        """The genome entry of a (validated) value."""
+
+    def decode(self, indices: Iterator[int | float], path: str) -> Any:
+        try:
+            index = next(indices)
+        except StopIteration:
+            raise ConfigError(f"{path or 'config'}: genome too short") from None
+        return self.value_at(index, path)
+
+    @abc.abstractmethod
+    def value_at(self, index: int | float, path: str) -> Any:
+        """The value of a genome entry."""
+
+    @abc.abstractmethod
+    def other(self, value: Any, rng: random.Random) -> Any:
+        """A valid value different from ``value`` (when there is one)."""
+
+    def mutate_at(self, value: Any, target: int, seen: list[int], rng: random.Random) -> Any:
+        here = seen[0]
+        seen[0] += 1
+        return self.other(value, rng) if here == target else value
+
+    def neighbours_at(self, value: Any, target: int, seen: list[int]) -> list[Any]:
+        here = seen[0]
+        seen[0] += 1
+        if here != target:
+            return [value]
+        return [v for v in self.enumerate() if v != value]
+
+
+class Choice(Domain):
+    """Pick one of ``options``; an option may itself be a sub-space (a conditional).
+
+    Example:
+        >>> from archsearch.space import Space, Choice
+        >>> Space({"op": Choice(["conv", "pool"])}).size
+        2
+    """
+
+    def __init__(self, options: Sequence[Any]) -> None:
+        if isinstance(options, str | bytes) or not isinstance(options, Sequence):
+            raise ConfigError(f"Choice: options must be a list, got {_describe(options)}")
+        if not options:
+            raise ConfigError("Choice: needs at least one option")
+        self.options = tuple(compile_spec(o) for o in options)
+        self.is_conditional = not all(o.is_constant for o in self.options)
+        self._constant_values = (
+            None if self.is_conditional else [o.sample(random.Random(0)) for o in self.options]
+        )
+
+    @property
+    def n_options(self) -> int:
+        return len(self.options)
+
+    def sample(self, rng: random.Random) -> Any:
+        return self.options[int(rng.random() * len(self.options))].sample(rng)
+
+    def _match(self, value: Any, path: str) -> tuple[int, Any]:
+        if self._constant_values is not None:
+            for i, option in enumerate(self._constant_values):
+                if option == value and type(option) is type(value):
+                    return i, value
+            for i, option in enumerate(self._constant_values):
+                if option == value:
+                    return i, option
+            allowed = ", ".join(str(v) for v in self._constant_values)
+            raise ConfigError(f"{path or 'config'}: unknown value {value!r}; allowed: {allowed}")
+        errors = []
+        for i, option in enumerate(self.options):
+            try:
+                return i, option.validate(value, path)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(
+            f"{path or 'config'}: matches none of the {len(self.options)} options "
+            f"(first mismatch: {errors[0]})"
+        )
+
+    def validate(self, value: Any, path: str) -> Any:
+        return self._match(value, path)[1]
+
+    def index_of(self, value: Any) -> int:
+        return self._match(value, "")[0]
+
+    def value_at(self, index: int | float, path: str) -> Any:
+        i = int(index)
+        if i != index or not 0 <= i < len(self.options):
+            raise ConfigError(f"{path or 'config'}: option index {index!r} out of range")
+        return self.options[i].sample(random.Random(0))
+
+    def decode(self, indices: Iterator[int | float], path: str) -> Any:
+        try:
+            index = next(indices)
+        except StopIteration:
+            raise ConfigError(f"{path or 'config'}: genome too short") from None
+        i = int(index)
+        if i != index or not 0 <= i < len(self.options):
+            raise ConfigError(f"{path or 'config'}: option index {index!r} out of range")
+        return self.options[i].decode(indices, path)
+
+    def genes(self, value: Any, path: str, out: list[Gene]) -> None:
+        i, value = self._match(value, path)
+        out.append(Gene(path, i, len(self.options)))
+        self.options[i].genes(value, path, out)
+
+    def size(self) -> float:
+        return sum(o.size() for o in self.options)
+
+    def enumerate(self) -> Iterator[Any]:
+        for option in self.options:
+            yield from option.enumerate()
+
+    def other(self, value: Any, rng: random.Random) -> Any:
+        n = len(self.options)
+        if n == 1:
+            return value
+        current = self._match(value, "")[0]
+        pick = int(rng.random() * (n - 1))
+        return self.options[pick + (pick >= current)].sample(rng)
+
+    def mutate_at(self, value: Any, target: int, seen: list[int], rng: random.Random) -> Any:
+        here = seen[0]
+        seen[0] += 1
+        if here == target:
+            return self.other(value, rng)
+        if not self.is_conditional:
+            return value
+        i, value = self._match(value, "")
+        return self.options[i].mutate_at(value, target, seen, rng)
+
+    def neighbours_at(self, value: Any, target: int, seen: list[int]) -> list[Any]:
+        here = seen[0]
+        seen[0] += 1
+        i, value = self._match(value, "")
+        if here == target:
+            # A changed branch starts from its first value, so neighbours are finite.
+            return [next(o.enumerate()) for j, o in enumerate(self.options) if j != i]
+        return self.options[i].neighbours_at(value, target, seen)
+
+    def to_json(self) -> Any:
+        return {"$choice": [o.to_json() for o in self.options]}
+
+
+class Int(Domain):
+    """An integer in ``[low, high]`` (both included), uniform or log-uniform."""
+
+    def __init__(self, low: int, high: int, *, log: bool = False) -> None:
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (low, high)):
+            raise ConfigError(f"Int: low and high must be integers, got {low!r}, {high!r}")
+        if low > high:
+            raise ConfigError(f"Int: low must be <= high, got {low} > {high}")
+        if log and low <= 0:
+            raise ConfigError(f"Int: log scale needs low > 0, got {low}")
+        self.low, self.high, self.log = low, high, log
+
+    @property
+    def n_options(self) -> int:
+        return self.high - self.low + 1
+
+    def sample(self, rng: random.Random) -> int:
+        if not self.log:
+            return self.low + int(rng.random() * (self.high - self.low + 1))
+        lo, hi = math.log(self.low - 0.5 + 1e-9), math.log(self.high + 0.5)
+        return min(self.high, max(self.low, round(math.exp(lo + rng.random() * (hi - lo)))))
+
+    def validate(self, value: Any, path: str) -> int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ConfigError(f"{path or 'config'}: expected an integer, got {_describe(value)}")
+        if not self.low <= value <= self.high:
+            raise ConfigError(
+                f"{path or 'config'}: must be in [{self.low}, {self.high}], got {value}"
+            )
+        return value
+
+    def index_of(self, value: Any) -> int:
+        return int(value) - self.low
+
+    def value_at(self, index: int | float, path: str) -> int:
+        return self.validate(self.low + int(index), path)
+
+    def size(self) -> float:
+        return self.high - self.low + 1
+
+    def enumerate(self) -> Iterator[int]:
+        yield from range(self.low, self.high + 1)
+
+    def other(self, value: Any, rng: random.Random) -> int:
+        n = self.high - self.low + 1
+        if n == 1:
+            return int(value)
+        pick = self.low + int(rng.random() * (n - 1))
+        return pick + (pick >= value)
+
+    def to_json(self) -> Any:
+        return {"$int": [self.low, self.high], "log": self.log}
+
+
+class Real(Domain):
+    """A real number in ``[low, high]``, uniform or log-uniform (``log=True``)."""
+
+    def __init__(self, low: float, high: float, *, log: bool = False) -> None:
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (low, high)):
+            raise ConfigError(f"Real: low and high must be numbers, got {low!r}, {high!r}")
+        if not (math.isfinite(low) and math.isfinite(high)) or low >= high:
+            raise ConfigError(f"Real: needs finite low < high, got {low}, {high}")
+        if log and low <= 0:
+            raise ConfigError(f"Real: log scale needs low > 0, got {low}")
+        self.low, self.high, self.log = float(low), float(high), log
+
+    def sample(self, rng: random.Random) -> float:
+        u = rng.random()
+        if self.log:
+            return math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low)))
+        return self.low + u * (self.high - self.low)
+
+    def validate(self, value: Any, path: str) -> float:
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise ConfigError(f"{path or 'config'}: expected a number, got {_describe(value)}")
+        if not self.low <= value <= self.high:
+            raise ConfigError(
+                f"{path or 'config'}: must be in [{self.low:g}, {self.high:g}], got {value}"
+            )
+        return float(value)
+
+    def index_of(self, value: Any) -> float:
+        return float(value)
+
+    def value_at(self, index: int | float, path: str) -> float:
+        return self.validate(index, path)
+
+    def size(self) -> float:
+        return math.inf
+
+    def enumerate(self) -> Iterator[float]:
+        raise ConfigError("cannot enumerate a space with a Real decision; it is infinite")
+
+    def other(self, value: Any, rng: random.Random) -> float:
+        return self.sample(rng)
+
+    def neighbours_at(self, value: Any, target: int, seen: list[int]) -> list[Any]:
+        here = seen[0]
+        seen[0] += 1
+        if here != target:
+            return [value]
+        raise ConfigError("cannot list neighbours along a Real decision; it is infinite")
+
+    def to_json(self) -> Any:
+        return {"$real": [self.low, self.high], "log": self.log}
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _is_domain_json(value: Any) -> bool:
+    return isinstance(value, dict) and any(
+        k in value for k in ("$choice", "$int", "$real", "$fixed")
+    )
+
+
+def compile_spec(spec: Any) -> Node:
+    """Compile a user's spec (nested dicts/lists of decisions and values) into a node."""
+    from archsearch.space._symbolic import Symbolic, SymbolicNode
+
+    if isinstance(spec, Node):
+        return spec
+    if isinstance(spec, Symbolic):
+        return SymbolicNode(spec)
+    if hasattr(spec, "root") and isinstance(spec.root, Node):  # a Space
+        return spec.root
+    if isinstance(spec, Mapping):
+        return DictNode({k: compile_spec(v) for k, v in spec.items()})
+    if isinstance(spec, list | tuple):
+        nodes = [compile_spec(v) for v in spec]
+        if all(isinstance(n, Fixed) for n in nodes):
+            return Fixed(list(spec))
+        return ListNode(nodes)
+    return Fixed(spec)
+
+
+def node_from_json(data: Any) -> Node:
+    """Rebuild a node from :meth:`Node.to_json` output."""
+    if isinstance(data, dict):
+        if "$fixed" in data:
+            return Fixed(data["$fixed"])
+        if "$choice" in data:
+            choice = Choice.__new__(Choice)
+            choice.options = tuple(node_from_json(o) for o in data["$choice"])
+            choice.is_conditional = not all(o.is_constant for o in choice.options)
+            choice._constant_values = (
+                None
+                if choice.is_conditional
+                else [o.sample(random.Random(0)) for o in choice.options]
+            )
+            return choice
+        if "$int" in data:
+            return Int(*data["$int"], log=bool(data.get("log", False)))
+        if "$real" in data:
+            return Real(*data["$real"], log=bool(data.get("log", False)))
+        return DictNode({k: node_from_json(v) for k, v in data.items()})
+    if isinstance(data, list):
+        nodes = [node_from_json(v) for v in data]
+        return Fixed(data) if all(n.is_constant for n in nodes) else ListNode(nodes)
+    return Fixed(data)

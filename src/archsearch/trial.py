@@ -1,0 +1,93 @@
+"""The records that cross package boundaries: candidates, results, trial states.
+
+Strategies, evaluators, executors and stores all speak in these types, so they live
+here, below every package, rather than in any one of them.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Candidate", "Result", "TrialStatus", "is_bad_number"]
+
+
+class TrialStatus(enum.StrEnum):
+    """Where a trial stands."""
+
+    RUNNING = "running"
+    COMPLETE = "complete"
+    FAILED = "failed"
+    CANCELLED = "cancelled"  # not run to the end: over budget, or stopped
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A proposal from a strategy: a config, at a fidelity, with an id.
+
+    ``id`` is unique within a strategy's run and becomes the trial number.
+    ``fidelity`` is None for single-fidelity strategies (the evaluator's default).
+    """
+
+    id: int
+    config: Any
+    fidelity: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What evaluating a candidate gave.
+
+    Attributes:
+        metrics: named numbers (accuracies in percent, losses, latencies in ms).
+        cost_s: what the evaluation cost in seconds (simulated for tables).
+        status: COMPLETE, or FAILED with ``error`` saying why.
+        score: the objective's value (higher is better), set by the experiment;
+            None for failed or infeasible trials.
+        curve: optional learning curve, one entry per epoch.
+        error: the reason of a failure, one line.
+    """
+
+    metrics: Mapping[str, float]
+    cost_s: float = 0.0
+    status: TrialStatus = TrialStatus.COMPLETE
+    score: float | None = None
+    curve: Sequence[float] | None = None
+    error: str | None = None
+
+    def with_score(self, score: float | None) -> Result:
+        """A copy with ``score`` set."""
+        return Result(self.metrics, self.cost_s, self.status, score, self.curve, self.error)
+
+    @classmethod
+    def failed(cls, error: str, *, cost_s: float = 0.0) -> Result:
+        return cls({}, cost_s, TrialStatus.FAILED, None, None, error)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "metrics": dict(self.metrics),
+            "cost_s": self.cost_s,
+            "status": str(self.status),
+            "score": self.score,
+            "curve": list(self.curve) if self.curve is not None else None,
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Result:
+        return cls(
+            dict(data.get("metrics") or {}),
+            float(data.get("cost_s") or 0.0),
+            TrialStatus(data.get("status", "complete")),
+            data.get("score"),
+            data.get("curve"),
+            data.get("error"),
+        )
+
+
+def is_bad_number(value: object) -> bool:
+    """True for NaN and infinities (which no strategy should ever be told)."""
+    return isinstance(value, float) and not math.isfinite(value)
