@@ -213,7 +213,7 @@ def _cmd_show(args: Any) -> int:
         raise StoreError(f"no experiment {args.name!r} in {storage}; `archsearch list` shows them")
     spec = normalize_spec(dict(record.spec))
     experiment = build_experiment(spec, store=store, name=record.name)
-    experiment._experiment_id = record.id
+    experiment.restore()
     summary = experiment.summary(wall_s=float(record.summary.get("wall_seconds", 0.0)),
                                  status=record.status)
     print(f"space {spec['space']['name']} · strategy {spec['strategy']['name']} · benchmark "

@@ -242,21 +242,15 @@ class Experiment:
             },
         }
 
-    def _open(self) -> str:
-        """Create the experiment, or restore it from the store; returns its status."""
+    def restore(self) -> str | None:
+        """Load what the store holds under ``name`` (no run); its status, or None if new."""
         store = self.store
-        assert store is not None
+        if store is None:
+            return None
         record = store.find_experiment(self.name)
         if record is None:
-            record = store.create_experiment(self.name, self.spec)
-            self._experiment_id = record.id
-            return record.status
+            return None
         self._experiment_id = record.id
-        if self.spec and record.spec and _comparable(record.spec) != _comparable(self.spec):
-            raise StoreError(
-                f"experiment {self.name!r} exists with another configuration; "
-                "use `archsearch resume` or another --name"
-            )
         checkpoint = store.load_checkpoint(record.id)
         if checkpoint is not None:
             self.strategy.load_state_dict(checkpoint["strategy"])
@@ -269,9 +263,26 @@ class Experiment:
             best = loop["best"]
             if best is not None:
                 self._best = (best["score"], best["number"], best["config"], best["metrics"])
-        if record.status != "complete":
-            store.update_experiment(record.id, status="running")
         return record.status
+
+    def _open(self) -> str:
+        """Create the experiment, or restore it from the store; returns its status."""
+        store = self.store
+        assert store is not None
+        record = store.find_experiment(self.name)
+        if record is None:
+            record = store.create_experiment(self.name, self.spec)
+            self._experiment_id = record.id
+            return record.status
+        if self.spec and record.spec and _comparable(record.spec) != _comparable(self.spec):
+            raise StoreError(
+                f"experiment {self.name!r} exists with another configuration; "
+                "use `archsearch resume` or another --name"
+            )
+        status = self.restore()
+        if status != "complete":
+            store.update_experiment(record.id, status="running")
+        return str(status)
 
     def _close(self, status: str, wall_s: float) -> Summary:
         summary = self.summary(wall_s=self._wall_before + wall_s, status=status)
