@@ -33,8 +33,9 @@ LOAD_SNIPPET = (
 
 
 def cold_load_s() -> float:
-    out = subprocess.run([sys.executable, "-c", LOAD_SNIPPET], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", LOAD_SNIPPET], capture_output=True, text=True, check=True
+    )
     return float(out.stdout.strip())
 
 
@@ -62,8 +63,10 @@ def bare_run(bench: NB201Benchmark, seed: int, budget_s: float) -> float:
         if len(population) < 10:
             arch = tuple(int(rng.random() * n_ops) for _ in range(n_edges))
         else:
-            parent = max((population[int(rng.random() * len(population))] for _ in range(3)),
-                         key=lambda m: m[1])
+            parent = max(
+                (population[int(rng.random() * len(population))] for _ in range(3)),
+                key=lambda m: m[1],
+            )
             child = list(parent[0])
             edge = int(rng.random() * n_edges)
             pick = int(rng.random() * (n_ops - 1))
@@ -112,16 +115,24 @@ def main() -> None:
     print(f"{'measure':<34} {'archsearch':>12} {'bare loop':>12} {'ratio':>7}")
     print(f"{'benchmark load (cold process)':<34} {load_s * 1e3:>10.1f}ms {'-':>12} {'-':>7}")
     print(f"{'one query':<34} {query_us:>10.2f}us {'-':>12} {'-':>7}")
-    print(f"{'one REA run':<34} {one_s * 1e3:>10.2f}ms {bare_one_s * 1e3:>10.2f}ms "
-          f"{one_s / bare_one_s:>6.2f}x")
-    print(f"{f'{args.runs} REA runs':<34} {many_s:>11.2f}s {bare_many_s:>11.2f}s "
-          f"{many_s / bare_many_s:>6.2f}x")
-    print(f"{'mean time per run':<34} {many_s / args.runs * 1e3:>10.2f}ms "
-          f"{bare_many_s / args.runs * 1e3:>10.2f}ms {'':>7}")
-    print(f"{'200-epoch accuracy, mean ± std':<34} "
-          f"{statistics.mean(ours):>6.2f}±{statistics.stdev(ours):.2f} "
-          f"{statistics.mean(bare):>6.2f}±{statistics.stdev(bare):.2f} "
-          f"{'':>7}  (published REA: 91.25±0.31)")
+    print(
+        f"{'one REA run':<34} {one_s * 1e3:>10.2f}ms {bare_one_s * 1e3:>10.2f}ms "
+        f"{one_s / bare_one_s:>6.2f}x"
+    )
+    print(
+        f"{f'{args.runs} REA runs':<34} {many_s:>11.2f}s {bare_many_s:>11.2f}s "
+        f"{many_s / bare_many_s:>6.2f}x"
+    )
+    print(
+        f"{'mean time per run':<34} {many_s / args.runs * 1e3:>10.2f}ms "
+        f"{bare_many_s / args.runs * 1e3:>10.2f}ms {'':>7}"
+    )
+    print(
+        f"{'200-epoch accuracy, mean ± std':<34} "
+        f"{statistics.mean(ours):>6.2f}±{statistics.stdev(ours):.2f} "
+        f"{statistics.mean(bare):>6.2f}±{statistics.stdev(bare):.2f} "
+        f"{'':>7}  (published REA: 91.25±0.31)"
+    )
 
 
 if __name__ == "__main__":

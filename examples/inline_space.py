@@ -16,8 +16,10 @@ def make_net(width=Choice([8, 16, 32]), depth=Int(1, 3), act=Choice(["relu", "ge
     """An ordinary model-building function; its defaults are the search space."""
     layers, channels = [], 1
     for _ in range(depth):
-        layers += [nn.Conv2d(channels, width, 3, padding=1),
-                   nn.ReLU() if act == "relu" else nn.GELU()]
+        layers += [
+            nn.Conv2d(channels, width, 3, padding=1),
+            nn.ReLU() if act == "relu" else nn.GELU(),
+        ]
         channels = width
     return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, 10))
 

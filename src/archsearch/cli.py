@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import os
 import secrets
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,8 +37,11 @@ def _build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     storage = _Parser(add_help=False)
-    storage.add_argument("--storage", metavar="URL",
-                         help="sqlite:///FILE (default sqlite:///archsearch.db) or postgresql://...")
+    storage.add_argument(
+        "--storage",
+        metavar="URL",
+        help="sqlite:///FILE (default sqlite:///archsearch.db) or postgresql://...",
+    )
 
     run = sub.add_parser("run", parents=[storage], help="run a search (default: REA on NB201)")
     run.add_argument("config", nargs="?", help="YAML config; none runs the embedded default")
@@ -78,9 +82,16 @@ class _Progress:
             self.unit, total = "s", float(budget["seconds"])
         else:
             self.unit, total = "trials", float(budget.get("trials") or 0) or None
-        self.bar = tqdm(total=total, unit=self.unit if self.unit == "trials" else " sim-s",
-                        file=sys.stderr, dynamic_ncols=True, leave=False, disable=None,
-                        mininterval=0.1, bar_format=None)
+        self.bar = tqdm(
+            total=total,
+            unit=self.unit if self.unit == "trials" else " sim-s",
+            file=sys.stderr,
+            dynamic_ncols=True,
+            leave=False,
+            disable=None,
+            mininterval=0.1,
+            bar_format=None,
+        )
         self.done = 0.0
 
     def __call__(self, number: int, result: Any, clock: float) -> None:
@@ -112,14 +123,22 @@ def _print_summary(summary: Summary, storage: str, spec: dict[str, Any]) -> None
     if summary.best_number is None:
         lines.append(("best", "no trial completed"))
     else:
-        lines.append(("best cell" if summary.best_arch else "best config",
-                      summary.best_arch or json.dumps(summary.best_config)))
+        lines.append(
+            (
+                "best cell" if summary.best_arch else "best config",
+                summary.best_arch or json.dumps(summary.best_config),
+            )
+        )
         metric = spec["objective"].get("metric", "valid_accuracy")
-        lines.append(("reward", f"{summary.best_score:.4g} ({metric}, trial {summary.best_number})"))
+        lines.append(
+            ("reward", f"{summary.best_score:.4g} ({metric}, trial {summary.best_number})")
+        )
         if "final_accuracy" in best:
             rank = best.get("rank")
             rank_text = f", rank {int(rank):,} of 15,625" if rank is not None else ""
-            lines.append(("final accuracy", f"{best['final_accuracy']:.2f} % (200 epochs){rank_text}"))
+            lines.append(
+                ("final accuracy", f"{best['final_accuracy']:.2f} % (200 epochs){rank_text}")
+            )
     lines.append(("trials", f"{summary.n_trials} ({summary.n_failed} failed)"))
     sim = f"{summary.simulated_s:,.0f} simulated s, " if summary.simulated_s is not None else ""
     lines.append(("time", f"{sim}{summary.wall_s:.2f} s wall"))
@@ -133,7 +152,9 @@ def _write_json(path: str | None, summary: Summary, storage: str) -> None:
     if not path:
         return
     try:
-        Path(path).write_text(json.dumps({**summary.to_json(), "storage": storage}, indent=2) + "\n")
+        Path(path).write_text(
+            json.dumps({**summary.to_json(), "storage": storage}, indent=2) + "\n"
+        )
     except OSError as exc:
         raise ConfigError(f"--json: cannot write {path}: {exc.strerror}") from None
 
@@ -145,8 +166,11 @@ def _execute(spec: dict[str, Any], store: Store, name: str, storage: str, args: 
         summary = experiment.run()
     except KeyboardInterrupt:
         progress.close()
-        print(f"archsearch: interrupted; continue with: archsearch resume {name}"
-              f"{' --storage ' + storage if args.storage else ''}", file=sys.stderr)
+        print(
+            f"archsearch: interrupted; continue with: archsearch resume {name}"
+            f"{' --storage ' + storage if args.storage else ''}",
+            file=sys.stderr,
+        )
         return 130
     progress.close()
     _print_summary(summary, storage, spec)
@@ -155,8 +179,12 @@ def _execute(spec: dict[str, Any], store: Store, name: str, storage: str, args: 
 
 
 def _storage_url(args: Any, spec: dict[str, Any] | None = None) -> str:
-    return args.storage or (spec or {}).get("storage") or os.environ.get(
-        "ARCHSEARCH_STORAGE") or DEFAULT_STORAGE
+    return (
+        args.storage
+        or (spec or {}).get("storage")
+        or os.environ.get("ARCHSEARCH_STORAGE")
+        or DEFAULT_STORAGE
+    )
 
 
 def _cmd_run(args: Any) -> int:
@@ -168,8 +196,10 @@ def _cmd_run(args: Any) -> int:
     storage = _storage_url(args, spec)
     store = open_store(storage)
     if store.find_experiment(name) is not None:
-        raise StoreError(f"experiment {name!r} already exists; continue it with "
-                         f"`archsearch resume {name}` or choose another --name")
+        raise StoreError(
+            f"experiment {name!r} already exists; continue it with "
+            f"`archsearch resume {name}` or choose another --name"
+        )
     return _execute(spec, store, name, storage, args)
 
 
@@ -195,12 +225,17 @@ def _cmd_list(args: Any) -> int:
         summary = r.summary or {}
         best = (summary.get("best") or {}).get("reward")
         bench = r.spec.get("benchmark", {})
-        rows.append((
-            r.name, r.status, str(r.spec.get("strategy", {}).get("name", "?")),
-            "/".join(str(bench.get(k)) for k in ("name", "dataset") if bench.get(k)),
-            str(summary.get("trials", "?")), "-" if best is None else f"{best:.4g}",
-            dt.datetime.fromtimestamp(r.created_at).strftime("%Y-%m-%d %H:%M"),
-        ))
+        rows.append(
+            (
+                r.name,
+                r.status,
+                str(r.spec.get("strategy", {}).get("name", "?")),
+                "/".join(str(bench.get(k)) for k in ("name", "dataset") if bench.get(k)),
+                str(summary.get("trials", "?")),
+                "-" if best is None else f"{best:.4g}",
+                dt.datetime.fromtimestamp(r.created_at).strftime("%Y-%m-%d %H:%M"),
+            )
+        )
     _print_table(rows)
     return 0
 
@@ -214,15 +249,18 @@ def _cmd_show(args: Any) -> int:
     spec = normalize_spec(dict(record.spec))
     experiment = build_experiment(spec, store=store, name=record.name)
     experiment.restore()
-    summary = experiment.summary(wall_s=float(record.summary.get("wall_seconds", 0.0)),
-                                 status=record.status)
-    print(f"space {spec['space']['name']} · strategy {spec['strategy']['name']} · benchmark "
-          f"{spec['benchmark']['name']} {spec['benchmark'].get('dataset', '')} · seed {spec.get('seed')}")
+    summary = experiment.summary(
+        wall_s=float(record.summary.get("wall_seconds", 0.0)), status=record.status
+    )
+    bench = spec["benchmark"]
+    print(
+        f"space {spec['space']['name']} · strategy {spec['strategy']['name']} · benchmark "
+        f"{bench['name']} {bench.get('dataset', '')} · seed {spec.get('seed')}"
+    )
     counts = store.count_trials(record.id)
     print("trials: " + ", ".join(f"{n} {state}" for state, n in counts.items() if n))
     _print_summary(summary, storage, spec)
-    top = sorted(store.trials(record.id, state=TrialStatus.COMPLETE),
-                 key=lambda t: (-(t.score or float("-inf")), t.number))[: max(args.top, 0)]
+    top = store.top_trials(record.id, max(args.top, 0))
     if top:
         print(f"\nbest {len(top)} trials")
         describe = experiment.describe or (lambda c: json.dumps(c))
@@ -242,10 +280,13 @@ def _cmd_query(args: Any) -> int:
 
     config = from_arch_str(args.arch)
     bench = NB201Benchmark(dataset=args.dataset)
-    r12, r200, truth = bench.evaluate(config, 12), bench.evaluate(config, 200), bench.truth(config)
+    r12, truth = bench.evaluate(config, 12), bench.truth(config)
     rows = [
         ("nb201 index", str(bench.official_index(config))),
-        ("12-epoch valid / test", f"{r12.metrics['valid_accuracy']:.2f} / {r12.metrics['test_accuracy']:.2f}"),
+        (
+            "12-epoch valid / test",
+            f"{r12.metrics['valid_accuracy']:.2f} / {r12.metrics['test_accuracy']:.2f}",
+        ),
         ("200-epoch accuracy", f"{truth['final_accuracy']:.2f} (rank {int(truth['rank']):,})"),
         ("simulated 12-epoch time", f"{r12.cost_s:.1f} s"),
         ("functional hash", functional_key(config)),
@@ -260,12 +301,19 @@ def _print_table(rows: Sequence[Sequence[str]]) -> None:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
-COMMANDS = {"run": _cmd_run, "resume": _cmd_resume, "list": _cmd_list, "show": _cmd_show,
-            "query": _cmd_query}
+COMMANDS = {
+    "run": _cmd_run,
+    "resume": _cmd_resume,
+    "list": _cmd_list,
+    "show": _cmd_show,
+    "query": _cmd_query,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``archsearch`` command; returns the exit status."""
+    if hasattr(signal, "SIGPIPE"):  # `archsearch list | head` ends quietly
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     args = _build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)

@@ -65,9 +65,7 @@ def load_nb201_table(path: str | None = None) -> dict[str, np.ndarray]:
     """Load the shipped NB201 table (cached: a process loads it once)."""
     file = Path(path) if path else _default_path()
     if not file.is_file():
-        raise DataError(
-            f"NB201 table not found at {file}; rebuild it with scripts/build_nb201.py"
-        )
+        raise DataError(f"NB201 table not found at {file}; rebuild it with scripts/build_nb201.py")
     try:
         with np.load(file) as data:
             return {k: data[k] for k in data.files}
@@ -150,8 +148,10 @@ class NB201Benchmark(Benchmark):
         if fidelity is None or fidelity == 12:
             if fidelity is None and self.default_fidelity == 200:
                 return self._at_200(i)
-            return Result({"valid_accuracy": self._valid_12[i], "test_accuracy": self._test_12[i]},
-                          self._cost_12[i])
+            return Result(
+                {"valid_accuracy": self._valid_12[i], "test_accuracy": self._test_12[i]},
+                self._cost_12[i],
+            )
         if fidelity == 200:
             return self._at_200(i)
         raise ConfigError(f"fidelity: NB201 has 12 and 200 epochs, got {fidelity!r}")

@@ -26,12 +26,14 @@ class Budget:
         if self.n_trials is None and self.seconds is None:
             raise ConfigError("budget: give trials and/or seconds")
         if self.n_trials is not None and (
-            not isinstance(self.n_trials, int) or isinstance(self.n_trials, bool)
+            not isinstance(self.n_trials, int)
+            or isinstance(self.n_trials, bool)
             or self.n_trials < 1
         ):
             raise ConfigError(f"budget.trials: must be an integer >= 1, got {self.n_trials!r}")
         if self.seconds is not None and (
-            not isinstance(self.seconds, int | float) or isinstance(self.seconds, bool)
+            not isinstance(self.seconds, int | float)
+            or isinstance(self.seconds, bool)
             or not self.seconds > 0
         ):
             raise ConfigError(f"budget.seconds: must be a number > 0, got {self.seconds!r}")
@@ -40,7 +42,9 @@ class Budget:
     def from_spec(cls, spec: Any) -> Budget:
         """From a config mapping: ``{trials: N}`` and/or ``{seconds: S}``."""
         if not isinstance(spec, dict):
-            raise ConfigError(f"budget: expected a mapping with trials and/or seconds, got {spec!r}")
+            raise ConfigError(
+                f"budget: expected a mapping with trials and/or seconds, got {spec!r}"
+            )
         unknown = set(spec) - {"trials", "seconds"}
         if unknown:
             raise ConfigError(

@@ -133,8 +133,13 @@ class Experiment:
                     break
                 candidate, result, start, end = done
                 if executor.is_simulated and self._over_budget(end):
-                    self._cancel(candidate, result, end, "budget: would end at "
-                                 f"{end:.0f} s, after the {self.budget.seconds:g} s budget")
+                    self._cancel(
+                        candidate,
+                        result,
+                        end,
+                        "budget: would end at "
+                        f"{end:.0f} s, after the {self.budget.seconds:g} s budget",
+                    )
                     self._out_of_budget = True
                     self._cancel_running()
                     break
@@ -163,8 +168,12 @@ class Experiment:
                 return
             if self.store is not None:
                 self.store.start_trial(
-                    self._experiment_id, candidate.id, candidate.config, candidate.fidelity,
-                    executor.now() if executor.is_simulated else None, time.time(),
+                    self._experiment_id,
+                    candidate.id,
+                    candidate.config,
+                    candidate.fidelity,
+                    executor.now() if executor.is_simulated else None,
+                    time.time(),
                 )
             executor.submit(candidate, self._evaluate)
 
@@ -183,8 +192,14 @@ class Experiment:
         if score is None:
             value = result.metrics.get(self.objective.metric)
             reason = "missing" if value is None else f"{value}"
-            return Result(result.metrics, result.cost_s, TrialStatus.FAILED, None, result.curve,
-                          f"objective metric {self.objective.metric!r} is {reason}")
+            return Result(
+                result.metrics,
+                result.cost_s,
+                TrialStatus.FAILED,
+                None,
+                result.curve,
+                f"objective metric {self.objective.metric!r} is {reason}",
+            )
         return result.with_score(score)
 
     def _over_budget(self, clock: float) -> bool:
@@ -207,8 +222,12 @@ class Experiment:
         if self.store is not None:
             checkpoint = self._checkpoint(wall_s) if self.store.is_persistent else None
             self.store.finish_trial(
-                self._experiment_id, candidate.id, result,
-                end if self.executor.is_simulated else None, time.time(), checkpoint,
+                self._experiment_id,
+                candidate.id,
+                result,
+                end if self.executor.is_simulated else None,
+                time.time(),
+                checkpoint,
             )
         if self.on_trial_end is not None:
             self.on_trial_end(candidate.id, result, end)
@@ -216,8 +235,12 @@ class Experiment:
     def _cancel(self, candidate: Candidate, result: Result, end: float, reason: str) -> None:
         if self.store is None:
             return
-        cancelled = Result(result.metrics, result.cost_s, TrialStatus.CANCELLED, None, None, reason)
-        self.store.finish_trial(self._experiment_id, candidate.id, cancelled, end, time.time(), None)
+        cancelled = Result(
+            result.metrics, result.cost_s, TrialStatus.CANCELLED, None, None, reason
+        )
+        self.store.finish_trial(
+            self._experiment_id, candidate.id, cancelled, end, time.time(), None
+        )
 
     def _cancel_running(self) -> None:
         while (done := self.executor.next_done()) is not None:
@@ -233,8 +256,12 @@ class Experiment:
                 "n_complete": self._n_complete,
                 "n_failed": self._n_failed,
                 "out_of_budget": self._out_of_budget,
-                "best": None if best is None else {
-                    "score": best[0], "number": best[1], "config": best[2],
+                "best": None
+                if best is None
+                else {
+                    "score": best[0],
+                    "number": best[1],
+                    "config": best[2],
                     "metrics": dict(best[3]),
                 },
                 "wall_s": self._wall_before + wall_s,
@@ -287,8 +314,9 @@ class Experiment:
     def _close(self, status: str, wall_s: float) -> Summary:
         summary = self.summary(wall_s=self._wall_before + wall_s, status=status)
         if self.store is not None:
-            self.store.update_experiment(self._experiment_id, status=status,
-                                         summary=summary.to_json())
+            self.store.update_experiment(
+                self._experiment_id, status=status, summary=summary.to_json()
+            )
         return summary
 
     def summary(self, *, wall_s: float = 0.0, status: str = "complete") -> Summary:

@@ -43,8 +43,17 @@ DEFAULT_SPEC: dict[str, Any] = {
     "seed": 0,
 }
 
-FIELDS = ("name", "space", "benchmark", "strategy", "objective", "budget", "executor", "seed",
-          "storage")
+FIELDS = (
+    "name",
+    "space",
+    "benchmark",
+    "strategy",
+    "objective",
+    "budget",
+    "executor",
+    "seed",
+    "storage",
+)
 EXECUTORS = ("simulated", "inline")
 
 
@@ -147,8 +156,9 @@ def build_experiment(
     if unknown:
         raise ConfigError(f"objective.{sorted(unknown)[0]}: unknown field; allowed: metric, mode")
     default_metric = evaluator.default_metric if isinstance(evaluator, Benchmark) else None
-    objective = Objective(objective_part.get("metric", default_metric),
-                          objective_part.get("mode", "max"))
+    objective = Objective(
+        objective_part.get("metric", default_metric), objective_part.get("mode", "max")
+    )
     return Experiment(
         space=space,
         strategy=strategy,

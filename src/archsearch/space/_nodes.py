@@ -249,7 +249,10 @@ class ListNode(Node):
             raise ConfigError(
                 f"{path or 'config'}: expected {len(self.nodes)} items, got {len(value)}"
             )
-        return [n.validate(v, f"{path}[{i}]") for i, (n, v) in enumerate(zip(self.nodes, value))]
+        return [
+            n.validate(v, f"{path}[{i}]")
+            for i, (n, v) in enumerate(zip(self.nodes, value, strict=True))
+        ]
 
     def size(self) -> float:
         return math.prod(n.size() for n in self.nodes)

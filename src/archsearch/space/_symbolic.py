@@ -57,7 +57,9 @@ class Symbolic:
         """Call the wrapped function with concrete ``arguments``."""
         if self.signature is None:
             args = [v for k, v in arguments.items() if k.startswith("arg") and k[3:].isdigit()]
-            kwargs = {k: v for k, v in arguments.items() if not (k.startswith("arg") and k[3:].isdigit())}
+            kwargs = {
+                k: v for k, v in arguments.items() if not (k.startswith("arg") and k[3:].isdigit())
+            }
             return self.func(*args, **kwargs)
         bound = self.signature.bind_partial()
         bound.arguments.update(arguments)
@@ -106,7 +108,10 @@ def _build(node: Node, spec: Any, value: Any) -> Any:
     if isinstance(node, DictNode):
         return {k: _build(n, _sub(spec, k), value[k]) for k, n in node.items.items()}
     if isinstance(node, ListNode):
-        return [_build(n, _sub(spec, i), v) for i, (n, v) in enumerate(zip(node.nodes, value))]
+        return [
+            _build(n, _sub(spec, i), v)
+            for i, (n, v) in enumerate(zip(node.nodes, value, strict=True))
+        ]
     return value
 
 

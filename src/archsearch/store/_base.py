@@ -69,21 +69,35 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def update_experiment(
-        self, experiment_id: int, *, status: str | None = None, summary: Mapping[str, Any] | None = None
+        self,
+        experiment_id: int,
+        *,
+        status: str | None = None,
+        summary: Mapping[str, Any] | None = None,
     ) -> None:
         """Change an experiment's status and/or summary."""
 
     @abc.abstractmethod
     def start_trial(
-        self, experiment_id: int, number: int, config: Any, fidelity: float | None,
-        sim_start: float | None, started_at: float,
+        self,
+        experiment_id: int,
+        number: int,
+        config: Any,
+        fidelity: float | None,
+        sim_start: float | None,
+        started_at: float,
     ) -> None:
         """Write (or re-write, on resume) trial ``number`` as RUNNING."""
 
     @abc.abstractmethod
     def finish_trial(
-        self, experiment_id: int, number: int, result: Result, sim_end: float | None,
-        ended_at: float, checkpoint: Mapping[str, Any] | None,
+        self,
+        experiment_id: int,
+        number: int,
+        result: Result,
+        sim_end: float | None,
+        ended_at: float,
+        checkpoint: Mapping[str, Any] | None,
     ) -> None:
         """Record the end of a trial and, in the same transaction, the checkpoint."""
 
@@ -93,8 +107,12 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def trials(
-        self, experiment_id: int, *, state: TrialStatus | None = None,
-        limit: int | None = None, offset: int = 0,
+        self,
+        experiment_id: int,
+        *,
+        state: TrialStatus | None = None,
+        limit: int | None = None,
+        offset: int = 0,
     ) -> list[TrialRecord]:
         """Trials in number order, optionally of one state, paged."""
 
@@ -103,8 +121,13 @@ class Store(abc.ABC):
         """How many trials are in each state."""
 
     @abc.abstractmethod
+    def top_trials(self, experiment_id: int, k: int) -> list[TrialRecord]:
+        """The ``k`` complete trials with the highest scores (earlier first among ties)."""
+
     def best_trial(self, experiment_id: int) -> TrialRecord | None:
         """The complete trial with the highest score (the earliest among ties)."""
+        top = self.top_trials(experiment_id, 1)
+        return top[0] if top else None
 
     def close(self) -> None:
         """Release connections."""

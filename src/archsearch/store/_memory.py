@@ -29,7 +29,9 @@ class MemoryStore(Store):
         if name in self._experiments:
             raise StoreError(f"experiment {name!r} already exists")
         now = time.time()
-        record = ExperimentRecord(len(self._experiments) + 1, name, dict(spec), "running", now, now)
+        record = ExperimentRecord(
+            len(self._experiments) + 1, name, dict(spec), "running", now, now
+        )
         self._experiments[name] = record
         self._trials[record.id] = {}
         return record
@@ -41,7 +43,10 @@ class MemoryStore(Store):
         return sorted(self._experiments.values(), key=lambda r: r.id)
 
     def update_experiment(
-        self, experiment_id: int, *, status: str | None = None,
+        self,
+        experiment_id: int,
+        *,
+        status: str | None = None,
         summary: Mapping[str, Any] | None = None,
     ) -> None:
         for name, record in self._experiments.items():
@@ -56,22 +61,47 @@ class MemoryStore(Store):
         raise StoreError(f"no experiment with id {experiment_id}")
 
     def start_trial(
-        self, experiment_id: int, number: int, config: Any, fidelity: float | None,
-        sim_start: float | None, started_at: float,
+        self,
+        experiment_id: int,
+        number: int,
+        config: Any,
+        fidelity: float | None,
+        sim_start: float | None,
+        started_at: float,
     ) -> None:
         self._trials[experiment_id][number] = TrialRecord(
-            number, config, fidelity, TrialStatus.RUNNING, {}, None, None, sim_start, None,
-            started_at, None, None,
+            number,
+            config,
+            fidelity,
+            TrialStatus.RUNNING,
+            {},
+            None,
+            None,
+            sim_start,
+            None,
+            started_at,
+            None,
+            None,
         )
 
     def finish_trial(
-        self, experiment_id: int, number: int, result: Result, sim_end: float | None,
-        ended_at: float, checkpoint: Mapping[str, Any] | None,
+        self,
+        experiment_id: int,
+        number: int,
+        result: Result,
+        sim_end: float | None,
+        ended_at: float,
+        checkpoint: Mapping[str, Any] | None,
     ) -> None:
         trials = self._trials[experiment_id]
         trials[number] = replace(
-            trials[number], state=result.status, metrics=dict(result.metrics),
-            score=result.score, cost_s=result.cost_s, sim_end=sim_end, ended_at=ended_at,
+            trials[number],
+            state=result.status,
+            metrics=dict(result.metrics),
+            score=result.score,
+            cost_s=result.cost_s,
+            sim_end=sim_end,
+            ended_at=ended_at,
             error=result.error,
         )
         if checkpoint is not None:
@@ -82,8 +112,12 @@ class MemoryStore(Store):
         return copy.deepcopy(checkpoint) if checkpoint is not None else None
 
     def trials(
-        self, experiment_id: int, *, state: TrialStatus | None = None,
-        limit: int | None = None, offset: int = 0,
+        self,
+        experiment_id: int,
+        *,
+        state: TrialStatus | None = None,
+        limit: int | None = None,
+        offset: int = 0,
     ) -> list[TrialRecord]:
         rows = [t for _, t in sorted(self._trials[experiment_id].items())]
         if state is not None:
@@ -96,9 +130,11 @@ class MemoryStore(Store):
             counts[trial.state] += 1
         return counts
 
-    def best_trial(self, experiment_id: int) -> TrialRecord | None:
-        best = None
-        for trial in self.trials(experiment_id, state=TrialStatus.COMPLETE):
-            if trial.score is not None and (best is None or trial.score > best.score):
-                best = trial
-        return best
+    def top_trials(self, experiment_id: int, k: int) -> list[TrialRecord]:
+        scored = [
+            t
+            for t in self.trials(experiment_id, state=TrialStatus.COMPLETE)
+            if t.score is not None
+        ]
+        scored.sort(key=lambda t: (-t.score, t.number))  # type: ignore[operator]
+        return scored[:k]

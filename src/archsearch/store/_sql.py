@@ -148,8 +148,12 @@ class SqlStore(Store):
             with self.engine.begin() as conn:
                 conn.execute(
                     experiments.insert().values(
-                        name=name, spec=_dumps(dict(spec)), status="running",
-                        created_at=now, updated_at=now, summary="{}",
+                        name=name,
+                        spec=_dumps(dict(spec)),
+                        status="running",
+                        created_at=now,
+                        updated_at=now,
+                        summary="{}",
                     )
                 )
         except sa.exc.IntegrityError:
@@ -161,8 +165,13 @@ class SqlStore(Store):
     @staticmethod
     def _experiment(row: Any) -> ExperimentRecord:
         return ExperimentRecord(
-            row.id, row.name, json.loads(row.spec), row.status, row.created_at,
-            row.updated_at, json.loads(row.summary or "{}"),
+            row.id,
+            row.name,
+            json.loads(row.spec),
+            row.status,
+            row.created_at,
+            row.updated_at,
+            json.loads(row.summary or "{}"),
         )
 
     def find_experiment(self, name: str) -> ExperimentRecord | None:
@@ -176,7 +185,10 @@ class SqlStore(Store):
         return [self._experiment(r) for r in rows]
 
     def update_experiment(
-        self, experiment_id: int, *, status: str | None = None,
+        self,
+        experiment_id: int,
+        *,
+        status: str | None = None,
         summary: Mapping[str, Any] | None = None,
     ) -> None:
         values: dict[str, Any] = {"updated_at": time.time()}
@@ -191,13 +203,26 @@ class SqlStore(Store):
 
     # -- trials -----------------------------------------------------------------------
     def start_trial(
-        self, experiment_id: int, number: int, config: Any, fidelity: float | None,
-        sim_start: float | None, started_at: float,
+        self,
+        experiment_id: int,
+        number: int,
+        config: Any,
+        fidelity: float | None,
+        sim_start: float | None,
+        started_at: float,
     ) -> None:
         values = {
-            "config": _dumps(config), "fidelity": fidelity, "state": str(TrialStatus.RUNNING),
-            "metrics": "{}", "score": None, "cost_s": None, "sim_start": sim_start,
-            "sim_end": None, "started_at": started_at, "ended_at": None, "error": None,
+            "config": _dumps(config),
+            "fidelity": fidelity,
+            "state": str(TrialStatus.RUNNING),
+            "metrics": "{}",
+            "score": None,
+            "cost_s": None,
+            "sim_start": sim_start,
+            "sim_end": None,
+            "started_at": started_at,
+            "ended_at": None,
+            "error": None,
         }
         where = (trials.c.experiment_id == experiment_id) & (trials.c.number == number)
         with self.engine.begin() as conn:
@@ -208,25 +233,36 @@ class SqlStore(Store):
                 )
 
     def finish_trial(
-        self, experiment_id: int, number: int, result: Result, sim_end: float | None,
-        ended_at: float, checkpoint: Mapping[str, Any] | None,
+        self,
+        experiment_id: int,
+        number: int,
+        result: Result,
+        sim_end: float | None,
+        ended_at: float,
+        checkpoint: Mapping[str, Any] | None,
     ) -> None:
         where = (trials.c.experiment_id == experiment_id) & (trials.c.number == number)
         with self.engine.begin() as conn:
             updated = conn.execute(
-                trials.update().where(where).values(
-                    state=str(result.status), metrics=_dumps(dict(result.metrics)),
-                    score=_finite(result.score), cost_s=_finite(result.cost_s),
-                    sim_end=sim_end, ended_at=ended_at, error=result.error,
+                trials.update()
+                .where(where)
+                .values(
+                    state=str(result.status),
+                    metrics=_dumps(dict(result.metrics)),
+                    score=_finite(result.score),
+                    cost_s=_finite(result.cost_s),
+                    sim_end=sim_end,
+                    ended_at=ended_at,
+                    error=result.error,
                 )
             ).rowcount
             if updated != 1:
                 raise StoreError(f"trial {number} of experiment {experiment_id} was never started")
             if checkpoint is not None:
                 conn.execute(
-                    experiments.update().where(experiments.c.id == experiment_id).values(
-                        checkpoint=_dumps(dict(checkpoint)), updated_at=ended_at
-                    )
+                    experiments.update()
+                    .where(experiments.c.id == experiment_id)
+                    .values(checkpoint=_dumps(dict(checkpoint)), updated_at=ended_at)
                 )
 
     def load_checkpoint(self, experiment_id: int) -> dict[str, Any] | None:
@@ -239,14 +275,27 @@ class SqlStore(Store):
     @staticmethod
     def _trial(row: Any) -> TrialRecord:
         return TrialRecord(
-            row.number, json.loads(row.config), row.fidelity, TrialStatus(row.state),
-            json.loads(row.metrics or "{}"), row.score, row.cost_s, row.sim_start, row.sim_end,
-            row.started_at, row.ended_at, row.error,
+            row.number,
+            json.loads(row.config),
+            row.fidelity,
+            TrialStatus(row.state),
+            json.loads(row.metrics or "{}"),
+            row.score,
+            row.cost_s,
+            row.sim_start,
+            row.sim_end,
+            row.started_at,
+            row.ended_at,
+            row.error,
         )
 
     def trials(
-        self, experiment_id: int, *, state: TrialStatus | None = None,
-        limit: int | None = None, offset: int = 0,
+        self,
+        experiment_id: int,
+        *,
+        state: TrialStatus | None = None,
+        limit: int | None = None,
+        offset: int = 0,
     ) -> list[TrialRecord]:
         query = trials.select().where(trials.c.experiment_id == experiment_id)
         if state is not None:
@@ -269,7 +318,7 @@ class SqlStore(Store):
                 counts[TrialStatus(state)] = n
         return counts
 
-    def best_trial(self, experiment_id: int) -> TrialRecord | None:
+    def top_trials(self, experiment_id: int, k: int) -> list[TrialRecord]:
         query = (
             trials.select()
             .where(
@@ -278,11 +327,10 @@ class SqlStore(Store):
                 & trials.c.score.is_not(None)
             )
             .order_by(trials.c.score.desc(), trials.c.number)
-            .limit(1)
+            .limit(k)
         )
         with self.engine.connect() as conn:
-            row = conn.execute(query).first()
-        return self._trial(row) if row is not None else None
+            return [self._trial(row) for row in conn.execute(query)]
 
     def close(self) -> None:
         self.engine.dispose()
