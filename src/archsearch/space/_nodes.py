@@ -13,12 +13,16 @@ import abc
 import itertools
 import math
 import random
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from archsearch.errors import ConfigError
 
-__all__ = ["Choice", "Domain", "Int", "Node", "Real", "compile_spec"]
+__all__ = ["Choice", "Chooser", "Domain", "Int", "Node", "Real", "compile_spec"]
+
+#: ``chooser(path, n_options, domain) -> index`` (for a Real, ``n_options`` is None and
+#: the chooser returns the value itself)
+Chooser = Callable[[str, "int | None", "Domain"], "int | float"]
 
 
 class Node(abc.ABC):
@@ -61,6 +65,10 @@ class Node(abc.ABC):
     @abc.abstractmethod
     def to_json(self) -> Any:
         """A JSON-able description of this node (see :func:`node_from_json`)."""
+
+    def decide(self, chooser: Chooser, path: str) -> Any:
+        """Build a value, asking ``chooser`` at each active decision in genome order."""
+        return self.sample(random.Random(0))  # constant nodes
 
     def neighbours_at(self, value: Any, target: int, seen: list[int]) -> list[Any]:
         """Every value that differs from ``value`` at active decision ``target`` only."""
@@ -228,6 +236,9 @@ class DictNode(Node):
                 return [{**value, key: sub} for sub in subs]
         return [value]
 
+    def decide(self, chooser: Chooser, path: str) -> dict[str, Any]:
+        return {k: n.decide(chooser, _join(path, k)) for k, n in self.items.items()}
+
     def to_json(self) -> Any:
         return {k: n.to_json() for k, n in self.items.items()}
 
@@ -286,6 +297,9 @@ class ListNode(Node):
                 return [[*value[:i], sub, *value[i + 1 :]] for sub in subs]
         return [value]
 
+    def decide(self, chooser: Chooser, path: str) -> list[Any]:
+        return [n.decide(chooser, f"{path}[{i}]") for i, n in enumerate(self.nodes)]
+
     def to_json(self) -> Any:
         return [n.to_json() for n in self.nodes]
 
@@ -318,6 +332,9 @@ class Domain(Node):
     @abc.abstractmethod
     def other(self, value: Any, rng: random.Random) -> Any:
         """A valid value different from ``value`` (when there is one)."""
+
+    def decide(self, chooser: Chooser, path: str) -> Any:
+        return self.value_at(chooser(path, self.n_options, self), path)
 
     def mutate_at(self, value: Any, target: int, seen: list[int], rng: random.Random) -> Any:
         here = seen[0]
@@ -401,6 +418,13 @@ class Choice(Domain):
         if i != index or not 0 <= i < len(self.options):
             raise ConfigError(f"{path or 'config'}: option index {index!r} out of range")
         return self.options[i].decode(indices, path)
+
+    def decide(self, chooser: Chooser, path: str) -> Any:
+        index = chooser(path, len(self.options), self)
+        i = int(index)
+        if i != index or not 0 <= i < len(self.options):
+            raise ConfigError(f"{path or 'config'}: option index {index!r} out of range")
+        return self.options[i].decide(chooser, path)
 
     def genes(self, value: Any, path: str, out: list[Gene]) -> None:
         i, value = self._match(value, path)

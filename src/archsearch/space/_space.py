@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from archsearch.errors import ConfigError
-from archsearch.space._nodes import Gene, Node, compile_spec, node_from_json
+from archsearch.space._nodes import Chooser, Gene, Node, compile_spec, node_from_json
 
 __all__ = ["Space", "as_rng", "config_key"]
 
@@ -105,6 +105,21 @@ class Space:
         if next(it, None) is not None:
             raise ConfigError(f"genome too long: {len(indices)} entries for this config")
         return config
+
+    def decide(self, chooser: Chooser) -> Any:
+        """Build a config decision by decision, asking ``chooser`` at each one.
+
+        ``chooser(path, n_options, domain)`` returns the option index (for a Real,
+        where ``n_options`` is None, the value). Decisions come in genome order, and a
+        conditional choice's branch is decided right after it: this is how policies
+        (REINFORCE, an LSTM controller, MCTS) build configs token by token.
+
+        Example:
+            >>> from archsearch.space import Choice, Space
+            >>> Space({"a": Choice([1, 2]), "b": Choice(["x", "y"])}).decide(lambda p, n, d: n - 1)
+            {'a': 2, 'b': 'y'}
+        """
+        return self.root.decide(chooser, "")
 
     def n_decisions(self, config: Any) -> int:
         """Number of active decisions in ``config``."""
