@@ -61,6 +61,20 @@ def _build_parser() -> argparse.ArgumentParser:
     show.add_argument("name")
     show.add_argument("--top", type=int, default=5, help="best trials to list (default 5)")
 
+    cmp = sub.add_parser("compare", help="compare strategies on a benchmark (many seeds)")
+    cmp.add_argument("--benchmark", default="nb201")
+    cmp.add_argument("--dataset", default="cifar10", help="e.g. cifar10, cifar100, imagenet16-120")
+    cmp.add_argument(
+        "--strategies", default="rea,reinforce,random,bohb", help="comma-separated strategy names"
+    )
+    cmp.add_argument("--runs", type=int, default=500, help="seeds per strategy (default 500)")
+    cmp.add_argument("--budget", type=float, help="simulated seconds (default: the protocol's)")
+    cmp.add_argument("--workers", type=int, default=1, help="simulated workers per run")
+    cmp.add_argument("--jobs", type=int, help="processes (default: all cores)")
+    cmp.add_argument("--seed", type=int, default=0, help="first seed")
+    cmp.add_argument("--json", metavar="PATH", help="write the numbers as JSON")
+    cmp.add_argument("--plot", metavar="PNG", help="anytime plot (default compare-BENCH-DATA.png)")
+
     query = sub.add_parser("query", help="look up an NB201 cell in the benchmark")
     query.add_argument("arch", help="NB201 string, e.g. '|nor_conv_3x3~0|+|...|'")
     query.add_argument("--dataset", default="cifar10")
@@ -94,7 +108,7 @@ class _Progress:
         )
         self.done = 0.0
 
-    def __call__(self, number: int, result: Any, clock: float) -> None:
+    def __call__(self, candidate: Any, result: Any, clock: float) -> None:
         if self.bar is None:
             return
         target = clock if self.unit == "s" else self.done + 1
@@ -274,6 +288,50 @@ def _cmd_show(args: Any) -> int:
     return 0
 
 
+def _cmd_compare(args: Any) -> int:
+    from archsearch.analysis import plot_anytime
+    from archsearch.experiment import compare
+
+    names = [n.strip() for n in args.strategies.split(",") if n.strip()]
+    dataset = args.dataset or None
+    result = compare(
+        benchmark=args.benchmark,
+        dataset=dataset,
+        strategies=names,
+        runs=args.runs,
+        budget_s=args.budget,
+        workers=args.workers,
+        jobs=args.jobs,
+        seed=args.seed,
+    )
+    label = f"{args.benchmark}{'/' + dataset if dataset else ''}"
+    print(
+        f"{label}, {result['budget_seconds']:,.0f} simulated s, {args.workers} worker(s), "
+        f"{args.runs} runs each"
+    )
+    rows = [("strategy", "final accuracy", "reward", "queries")]
+    for name, stats in result["results"].items():
+        rows.append(
+            (
+                name,
+                f"{stats['mean']:.2f} ± {stats['std']:.2f}",
+                f"{stats['mean_reward']:.2f}",
+                f"{stats['mean_queries']:.1f}",
+            )
+        )
+    _print_table(rows)
+    print(f"wall time {result['wall_seconds']:.2f} s")
+    plot = args.plot or f"compare-{args.benchmark}-{dataset or 'all'}.png"
+    try:
+        plot_anytime(result, plot)
+        print(f"anytime plot: {plot}")
+        if args.json:
+            Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
+    except OSError as exc:
+        raise ConfigError(f"cannot write {exc.filename}: {exc.strerror}") from None
+    return 0
+
+
 def _cmd_query(args: Any) -> int:
     from archsearch.evaluation import NB201Benchmark
     from archsearch.spaces.nb201 import from_arch_str, functional_key
@@ -307,6 +365,7 @@ COMMANDS = {
     "list": _cmd_list,
     "show": _cmd_show,
     "query": _cmd_query,
+    "compare": _cmd_compare,
 }
 
 

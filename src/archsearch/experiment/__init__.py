@@ -1,11 +1,13 @@
 """Experiments: the search loop, executors, budgets, and configs."""
 
 from archsearch.experiment._budget import Budget
+from archsearch.experiment._compare import DEFAULT_BUDGETS, compare
 from archsearch.experiment._executors import Executor, InlineExecutor, SimulatedExecutor
 from archsearch.experiment._loop import Experiment, Summary
 from archsearch.experiment._spec import DEFAULT_SPEC, build_experiment, load_spec, normalize_spec
 
 __all__ = [
+    "DEFAULT_BUDGETS",
     "DEFAULT_SPEC",
     "Budget",
     "Executor",
@@ -14,6 +16,7 @@ __all__ = [
     "SimulatedExecutor",
     "Summary",
     "build_experiment",
+    "compare",
     "load_spec",
     "normalize_spec",
 ]

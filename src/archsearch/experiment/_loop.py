@@ -78,7 +78,7 @@ class Experiment:
         store: where trials are kept; None keeps only the running best in memory.
         name: the experiment's name in the store.
         spec: the JSON-able description stored with the experiment (for ``resume``).
-        on_trial_end: called as ``(number, result, clock)`` after every finished trial.
+        on_trial_end: called as ``(candidate, result, clock)`` after every finished trial.
         describe: turns a config into a short string for summaries.
     """
 
@@ -94,7 +94,7 @@ class Experiment:
         store: Store | None = None,
         name: str = "experiment",
         spec: Mapping[str, Any] | None = None,
-        on_trial_end: Callable[[int, Result, float], None] | None = None,
+        on_trial_end: Callable[[Candidate, Result, float], None] | None = None,
         describe: Callable[[Any], str] | None = None,
     ) -> None:
         self.space = space
@@ -113,7 +113,10 @@ class Experiment:
         self._experiment_id: int | None = None
         self._n_complete = 0
         self._n_failed = 0
+        # the incumbent: (score, number, config, metrics); multi-fidelity searches return
+        # the best trial at the highest fidelity reached (as Hyperband/BOHB do)
         self._best: tuple[float, int, Any, Mapping[str, float]] | None = None
+        self._best_fidelity = -math.inf
         self._wall_before = 0.0
         self._out_of_budget = False
         self._clock = 0.0  # executor clock at the end of the last counted trial
@@ -213,9 +216,15 @@ class Experiment:
     def _record(self, candidate: Candidate, result: Result, end: float, wall_s: float) -> None:
         if result.status is TrialStatus.COMPLETE:
             self._n_complete += 1
+            fidelity = -math.inf if candidate.fidelity is None else candidate.fidelity
             best = self._best
-            if best is None or result.score > best[0]:  # type: ignore[operator]
+            if (
+                best is None
+                or fidelity > self._best_fidelity
+                or (fidelity == self._best_fidelity and result.score > best[0])  # type: ignore[operator]
+            ):
                 self._best = (result.score, candidate.id, candidate.config, result.metrics)  # type: ignore[assignment]
+                self._best_fidelity = fidelity
         else:
             self._n_failed += 1
         self._clock = end
@@ -230,7 +239,7 @@ class Experiment:
                 checkpoint,
             )
         if self.on_trial_end is not None:
-            self.on_trial_end(candidate.id, result, end)
+            self.on_trial_end(candidate, result, end)
 
     def _cancel(self, candidate: Candidate, result: Result, end: float, reason: str) -> None:
         if self.store is None:
@@ -263,6 +272,7 @@ class Experiment:
                     "number": best[1],
                     "config": best[2],
                     "metrics": dict(best[3]),
+                    "fidelity": None if math.isinf(self._best_fidelity) else self._best_fidelity,
                 },
                 "wall_s": self._wall_before + wall_s,
                 "clock": self._clock,
@@ -290,6 +300,8 @@ class Experiment:
             best = loop["best"]
             if best is not None:
                 self._best = (best["score"], best["number"], best["config"], best["metrics"])
+                fidelity = best.get("fidelity")
+                self._best_fidelity = -math.inf if fidelity is None else float(fidelity)
         return record.status
 
     def _open(self) -> str:

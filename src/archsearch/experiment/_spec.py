@@ -14,6 +14,7 @@ A config names every part by its registered name::
 from __future__ import annotations
 
 import copy
+import inspect
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from archsearch.experiment._loop import Experiment
 from archsearch.objectives import Objective
 from archsearch.registry import BENCHMARKS, SPACES, STRATEGIES
 from archsearch.store import Store
-from archsearch.trial import Result
+from archsearch.trial import Candidate, Result
 
 __all__ = ["DEFAULT_SPEC", "build_experiment", "load_spec", "normalize_spec"]
 
@@ -135,7 +136,7 @@ def build_experiment(
     *,
     store: Store | None,
     name: str,
-    on_trial_end: Callable[[int, Result, float], None] | None = None,
+    on_trial_end: Callable[[Candidate, Result, float], None] | None = None,
 ) -> Experiment:
     """Build an :class:`Experiment` from a normalized spec (see :func:`normalize_spec`).
 
@@ -148,8 +149,14 @@ def build_experiment(
     evaluator = BENCHMARKS.create(bench_part["name"], _options(bench_part), field="benchmark")
     seed = spec.get("seed")
     strategy_part = spec["strategy"]
+    extra: dict[str, Any] = {"space": space, "seed": seed}
+    factory = STRATEGIES.get_factory(strategy_part["name"], field="strategy.name")
+    if "fidelities" in inspect.signature(factory).parameters and evaluator.fidelities:
+        # multi-fidelity strategies learn the evaluator's fidelities unless told otherwise
+        extra["fidelities"] = tuple(evaluator.fidelities)
+        strategy_part = {k: v for k, v in strategy_part.items() if k != "fidelities"}
     strategy = STRATEGIES.create(
-        strategy_part["name"], _options(strategy_part), field="strategy", space=space, seed=seed
+        strategy_part["name"], _options(strategy_part), field="strategy", **extra
     )
     objective_part = dict(spec["objective"])
     unknown = set(objective_part) - {"metric", "mode"}

@@ -1,0 +1,222 @@
+"""Compare strategies on a benchmark: strategies × seeds under one protocol.
+
+The NATS-Bench protocol: every run searches with its own seed until the simulated
+budget is spent; the reported figure is the ground truth (for NB201, the 200-epoch
+accuracy) of the config the search returns. Runs go in parallel over processes, each
+store-less (the fast path of :class:`Experiment`).
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing as mp
+import os
+import statistics
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from archsearch.errors import ConfigError
+from archsearch.evaluation import Benchmark
+from archsearch.experiment._spec import build_experiment, normalize_spec
+from archsearch.registry import STRATEGIES
+from archsearch.trial import Candidate, Result
+
+__all__ = ["DEFAULT_BUDGETS", "StrategyStats", "compare", "protocol_options"]
+
+#: NATS-Bench budgets (simulated seconds) per (benchmark, dataset)
+DEFAULT_BUDGETS: dict[tuple[str, str | None], float] = {
+    ("nb201", "cifar10"): 20000.0,
+    ("nb201", "cifar100"): 40000.0,
+    ("nb201", "imagenet16-120"): 120000.0,
+}
+
+#: strategy options that a benchmark's published protocol fixes (see each strategy)
+PROTOCOL_OPTIONS: dict[str, dict[str, dict[str, Any]]] = {
+    "nb201": {
+        "rea": {"population_size": 10, "sample_size": 3},  # NATS-Bench defaults
+        "reinforce": {"learning_rate": 0.01},  # NATS-Bench
+    },
+}
+
+N_GRID = 101  # points of the anytime curve
+
+
+def protocol_options(benchmark: str, strategy: str) -> dict[str, Any]:
+    """The options a benchmark's published protocol uses for a strategy (may be empty)."""
+    return dict(PROTOCOL_OPTIONS.get(benchmark, {}).get(strategy, {}))
+
+
+@dataclass
+class StrategyStats:
+    """The outcome of one strategy's runs."""
+
+    strategy: str
+    finals: list[float] = field(default_factory=list)
+    rewards: list[float] = field(default_factory=list)
+    queries: list[int] = field(default_factory=list)
+    curves: list[list[float]] = field(default_factory=list)  # best-so-far truth on the grid
+
+    def to_json(self) -> dict[str, Any]:
+        finals = self.finals
+        mean, std = _band(self.curves)
+        return {
+            "mean": statistics.fmean(finals) if finals else None,
+            "std": statistics.stdev(finals) if len(finals) > 1 else 0.0,
+            "runs": len(finals),
+            "mean_queries": statistics.fmean(self.queries) if self.queries else None,
+            "mean_reward": statistics.fmean(self.rewards) if self.rewards else None,
+            "anytime_mean": _nan_to_none(mean),
+            "anytime_std": _nan_to_none(std),
+        }
+
+
+def _band(curves: list[list[float]]) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std over runs at each grid point; NaN until half of the runs have a value."""
+    if not curves:
+        return np.full(N_GRID, np.nan), np.full(N_GRID, np.nan)
+    values = np.array(curves, dtype=float)
+    enough = np.isfinite(values).sum(axis=0) >= max(1, len(values) / 2)
+    filled = np.where(np.isfinite(values), values, 0.0)
+    counts = np.maximum(np.isfinite(values).sum(axis=0), 1)
+    mean = filled.sum(axis=0) / counts
+    var = (np.where(np.isfinite(values), values - mean, 0.0) ** 2).sum(axis=0) / counts
+    return np.where(enough, mean, np.nan), np.where(enough, np.sqrt(var), np.nan)
+
+
+def _nan_to_none(values: np.ndarray) -> list[float | None]:
+    return [None if math.isnan(v) else round(float(v), 4) for v in values]
+
+
+def _one_run(spec: dict[str, Any], grid: np.ndarray) -> tuple[float, float, int, list[float]]:
+    """One seeded search; returns (final truth, reward, queries, anytime curve)."""
+    events: list[tuple[float, float]] = []  # (clock, truth of the best so far)
+    best = [(-math.inf, -math.inf)]  # (fidelity, score) of the incumbent, as in Experiment
+
+    def on_trial_end(candidate: Candidate, result: Result, clock: float) -> None:
+        if result.score is None:
+            return
+        fidelity = -math.inf if candidate.fidelity is None else candidate.fidelity
+        if (fidelity, result.score) > best[0]:
+            best[0] = (fidelity, result.score)
+            # the truth of a new incumbent is looked up only when the incumbent changes
+            events.append((clock, evaluator.truth(candidate.config)["final_accuracy"]))
+
+    experiment = build_experiment(spec, store=None, name="compare", on_trial_end=on_trial_end)
+    evaluator = experiment.evaluator
+    if not isinstance(evaluator, Benchmark):
+        raise ConfigError("benchmark: compare needs a benchmark with a ground truth")
+    summary = experiment.run()
+    curve = [math.nan] * len(grid)
+    if events:
+        clocks = np.array([e[0] for e in events])
+        values = np.array([e[1] for e in events])
+        positions = np.searchsorted(clocks, grid, side="right") - 1
+        curve = [float(values[p]) if p >= 0 else math.nan for p in positions]
+    final = summary.truth.get("final_accuracy", math.nan)
+    reward = summary.best_score if summary.best_score is not None else math.nan
+    return float(final), float(reward), summary.n_trials, curve
+
+
+def _chunk(job: tuple[dict[str, Any], list[int], list[float]]) -> tuple[str, list[Any]]:
+    base, seeds, grid = job
+    out = [_one_run({**base, "seed": seed}, np.asarray(grid)) for seed in seeds]
+    return base["strategy"]["name"], out
+
+
+def compare(
+    *,
+    benchmark: str,
+    dataset: str | None,
+    strategies: Sequence[str],
+    runs: int,
+    budget_s: float | None = None,
+    workers: int = 1,
+    jobs: int | None = None,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Run ``runs`` seeds of each strategy; returns the table, curves and timing.
+
+    Args:
+        benchmark: a registered benchmark name (``nb201``).
+        dataset: the benchmark's dataset (``cifar10``, ``cifar100``, ``imagenet16-120``).
+        strategies: registered strategy names.
+        runs: seeds per strategy (``seed``, ``seed + 1``, ...).
+        budget_s: simulated seconds per run; default: the published protocol's budget.
+        workers: simulated workers per run.
+        jobs: processes (default: the machine's cores).
+        options: per-strategy options overriding the protocol's.
+    """
+    if not strategies:
+        raise ConfigError("strategies: give at least one strategy name")
+    for name in strategies:
+        STRATEGIES.get_factory(name, field="strategies")
+    if not isinstance(runs, int) or runs < 1:
+        raise ConfigError(f"runs: must be an integer >= 1, got {runs!r}")
+    if budget_s is None:
+        budget_s = DEFAULT_BUDGETS.get((benchmark, dataset))
+        if budget_s is None:
+            raise ConfigError(f"budget: no published budget for {benchmark}/{dataset}; give one")
+    grid = np.linspace(0.0, float(budget_s), N_GRID)
+    bench_part: dict[str, Any] = {"name": benchmark}
+    if dataset is not None:
+        bench_part["dataset"] = dataset
+    specs = {}
+    for name in strategies:
+        strategy_part = {
+            "name": name,
+            **protocol_options(benchmark, name),
+            **dict((options or {}).get(name, {})),
+        }
+        spec = normalize_spec(
+            {
+                "strategy": strategy_part,
+                "benchmark": bench_part,
+                "budget": {"seconds": budget_s},
+                "executor": {"name": "simulated", "workers": workers},
+                "space": _space_for(benchmark),
+            }
+        )
+        build_experiment(spec, store=None, name="check")  # fail fast on bad options
+        specs[name] = spec
+    jobs = jobs or os.cpu_count() or 1
+    work = []
+    n_chunks = max(1, min(runs, 4 * jobs))
+    for name in strategies:
+        seeds = list(range(seed, seed + runs))
+        for k in range(n_chunks):
+            part = seeds[k::n_chunks]
+            if part:
+                work.append((specs[name], part, grid.tolist()))
+    t0 = time.perf_counter()
+    stats = {name: StrategyStats(name) for name in strategies}
+    if jobs > 1 and len(work) > 1:
+        with mp.get_context("fork").Pool(jobs) as pool:
+            outputs = pool.map(_chunk, work, chunksize=1)
+    else:
+        outputs = [_chunk(job) for job in work]
+    for name, rows in outputs:
+        for final, reward, queries, curve in rows:
+            stats[name].finals.append(final)
+            stats[name].rewards.append(reward)
+            stats[name].queries.append(queries)
+            stats[name].curves.append(curve)
+    wall = time.perf_counter() - t0
+    return {
+        "benchmark": benchmark,
+        "dataset": dataset,
+        "budget_seconds": float(budget_s),
+        "workers": workers,
+        "grid": [float(x) for x in grid],
+        "results": {name: stats[name].to_json() for name in strategies},
+        "wall_seconds": wall,
+    }
+
+
+def _space_for(benchmark: str) -> str:
+    """The space a benchmark is searched in: its own name by convention."""
+    return benchmark
