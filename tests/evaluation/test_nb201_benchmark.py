@@ -31,13 +31,21 @@ CSV_ROWS = [
         0,
         "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|",
         (81.9, 53.68, 25.7667),
-        {"cifar10": (63.364, 69.55), "cifar100": (31.84, 31.26), "imagenet16-120": (18.4667, 17.0)},
+        {
+            "cifar10": (63.364, 69.55),
+            "cifar100": (31.84, 31.26),
+            "imagenet16-120": (18.4667, 17.0),
+        },
     ),
     (
         11,
         "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|none~0|nor_conv_3x3~1|avg_pool_3x3~2|",
         (87.96, 67.68, 30.9667),
-        {"cifar10": (63.278, 74.0), "cifar100": (33.64, 32.76), "imagenet16-120": (15.6667, 14.7333)},
+        {
+            "cifar10": (63.278, 74.0),
+            "cifar100": (33.64, 32.76),
+            "imagenet16-120": (15.6667, 14.7333),
+        },
     ),
     (
         1601,
@@ -49,19 +57,31 @@ CSV_ROWS = [
         7777,
         "|nor_conv_3x3~0|+|skip_connect~0|skip_connect~1|+|avg_pool_3x3~0|nor_conv_3x3~1|skip_connect~2|",
         (85.6, 65.36, 38.8),
-        {"cifar10": (69.078, 76.45), "cifar100": (38.7, 38.82), "imagenet16-120": (24.6667, 23.9667)},
+        {
+            "cifar10": (69.078, 76.45),
+            "cifar100": (38.7, 38.82),
+            "imagenet16-120": (24.6667, 23.9667),
+        },
     ),
     (
         11472,
         RESNET,
         (90.66, 70.86, 43.6333),
-        {"cifar10": (83.742, 87.95), "cifar100": (58.96, 58.34), "imagenet16-120": (35.2333, 34.5667)},
+        {
+            "cifar10": (83.742, 87.95),
+            "cifar100": (58.96, 58.34),
+            "imagenet16-120": (35.2333, 34.5667),
+        },
     ),
     (
         15624,
         "|nor_conv_1x1~0|+|none~0|nor_conv_1x1~1|+|none~0|nor_conv_1x1~1|nor_conv_1x1~2|",
         (83.68, 55.48, 17.7),
-        {"cifar10": (55.762, 66.67), "cifar100": (25.28, 25.36), "imagenet16-120": (13.4333, 13.2667)},
+        {
+            "cifar10": (55.762, 66.67),
+            "cifar100": (25.28, 25.36),
+            "imagenet16-120": (13.4333, 13.2667),
+        },
     ),
 ]
 DATASETS = ("cifar10", "cifar100", "imagenet16-120")
@@ -220,9 +240,10 @@ def test_cost_model_reproduces_each_calibration_point_within_4_percent(
 
 
 def test_cost_model_is_the_stated_line() -> None:
-    # COST_MODEL.md: time_12ep ~= 5.43 * lat - 10.1 (a least-squares line through 3 points)
-    assert COST_SLOPE == pytest.approx(5.38, abs=0.1)
-    assert COST_INTERCEPT == pytest.approx(-8.1, abs=2.5)
+    # COST_MODEL.md: time_12ep ~= 5.43 * lat - 10.1; the code fits its own line through the
+    # three calibration points, which must stay close to that
+    assert abs(COST_SLOPE - 5.43) < 0.1
+    assert abs(COST_INTERCEPT + 10.1) < 2.5
     for latency in (12.0, 20.0, 30.0):
         assert float(training_time_s(latency, "cifar10", 12)) == pytest.approx(
             COST_SLOPE * latency + COST_INTERCEPT, rel=1e-12

@@ -165,9 +165,7 @@ def test_log_int_reaches_both_ends() -> None:
 # -- size and enumerate -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("make", "size"), [(finite_space, 36), (conditional_space, 18)]
-)
+@pytest.mark.parametrize(("make", "size"), [(finite_space, 36), (conditional_space, 18)])
 def test_size_and_enumerate_agree_and_configs_are_distinct(make: Any, size: int) -> None:
     space = make()
     configs = list(space.enumerate())
@@ -182,8 +180,9 @@ def test_conditional_size_sums_branches() -> None:
     space = conditional_space()
     # conv: 2 * 3, pool: 2, identity: 1; times n in {1, 2}
     assert space.size == (6 + 2 + 1) * 2
-    branches = [c["block"] if c["block"] == "identity" else c["block"]["type"]
-                for c in space.enumerate()]
+    branches = [
+        c["block"] if c["block"] == "identity" else c["block"]["type"] for c in space.enumerate()
+    ]
     assert branches.count("conv") == 12
     assert branches.count("pool") == 4
     assert branches.count("identity") == 2
@@ -295,14 +294,23 @@ def test_genome_has_one_entry_per_active_decision() -> None:
     space = mixed_space()
     config = space.sample(seed=0)
     assert [g.path for g in space.genome(config)] == [
-        "op", "depth", "width", "lr", "drop", "layers[0]", "layers[1]"
+        "op",
+        "depth",
+        "width",
+        "lr",
+        "drop",
+        "layers[0]",
+        "layers[1]",
     ]
     assert space.genome(config)[:3] == [("op", 2, 3), ("depth", 3, 4), ("width", 11, 57)]
 
     cond = conditional_space()
     conv = {"block": {"type": "conv", "k": 5, "ch": 9}, "n": 2}
     assert cond.genome(conv) == [
-        ("block", 0, 3), ("block.k", 1, 2), ("block.ch", 1, 3), ("n", 1, 2)
+        ("block", 0, 3),
+        ("block.k", 1, 2),
+        ("block.ch", 1, 3),
+        ("n", 1, 2),
     ]
     pool = {"block": {"type": "pool", "size": 3}, "n": 1}
     assert cond.genome(pool) == [("block", 1, 3), ("block.size", 1, 2), ("n", 0, 2)]
@@ -390,8 +398,7 @@ def test_validate_conditional_names_the_field_inside_the_branch() -> None:
 def test_validate_fills_missing_fixed_fields() -> None:
     space = finite_space()
     config = {"a": "x", "b": 2, "c": [1, "fixed"], "d": {"e": "q"}}
-    assert space.validate(config) == {"a": "x", "b": 2, "c": [1, "fixed"],
-                                      "d": {"e": "q", "f": 7}}
+    assert space.validate(config) == {"a": "x", "b": 2, "c": [1, "fixed"], "d": {"e": "q", "f": 7}}
     with pytest.raises(ConfigError, match=r"^d\.f: fixed at 7, got 8"):
         space.validate({"a": "x", "b": 2, "c": [1, "fixed"], "d": {"e": "q", "f": 8}})
 

@@ -167,8 +167,14 @@ def test_cell_from_index_out_of_range(index: int) -> None:
 
 def test_edges_out_of_a_dead_node_do_not_matter() -> None:
     # node 1's only input is 'none': what leaves node 1 computes nothing
-    base = cell(e01="none", e02="nor_conv_3x3", e12="none", e03="skip_connect",
-                e13="none", e23="nor_conv_1x1")
+    base = cell(
+        e01="none",
+        e02="nor_conv_3x3",
+        e12="none",
+        e03="skip_connect",
+        e13="none",
+        e23="nor_conv_1x1",
+    )
     for op in OPS:
         for other in OPS:
             variant = {**base, "edge_1_2": op, "edge_1_3": other}
@@ -177,18 +183,36 @@ def test_edges_out_of_a_dead_node_do_not_matter() -> None:
 
 def test_edges_into_a_node_that_never_reaches_the_output_do_not_matter() -> None:
     # node 2 feeds nothing (edge_2_3 is 'none'): its inputs are irrelevant
-    base = cell(e01="nor_conv_3x3", e02="none", e12="none", e03="skip_connect",
-                e13="nor_conv_3x3", e23="none")
+    base = cell(
+        e01="nor_conv_3x3",
+        e02="none",
+        e12="none",
+        e03="skip_connect",
+        e13="nor_conv_3x3",
+        e23="none",
+    )
     variant = {**base, "edge_0_2": "avg_pool_3x3", "edge_1_2": "nor_conv_1x1"}
     assert functional_key(variant) == functional_key(base)
 
 
 def test_isomorphic_cells_share_a_key() -> None:
     # nodes 1 and 2 are independent (edge_1_2 'none'); swapping their roles
-    a = cell(e01="nor_conv_3x3", e02="avg_pool_3x3", e12="none", e03="skip_connect",
-             e13="nor_conv_1x1", e23="skip_connect")
-    b = cell(e01="avg_pool_3x3", e02="nor_conv_3x3", e12="none", e03="skip_connect",
-             e13="skip_connect", e23="nor_conv_1x1")
+    a = cell(
+        e01="nor_conv_3x3",
+        e02="avg_pool_3x3",
+        e12="none",
+        e03="skip_connect",
+        e13="nor_conv_1x1",
+        e23="skip_connect",
+    )
+    b = cell(
+        e01="avg_pool_3x3",
+        e02="nor_conv_3x3",
+        e12="none",
+        e03="skip_connect",
+        e13="skip_connect",
+        e23="nor_conv_1x1",
+    )
     assert a != b
     assert functional_key(a) == functional_key(b)
 

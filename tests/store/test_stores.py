@@ -117,8 +117,9 @@ def test_finish_trial_stores_metrics_score_error_and_checkpoint(store: Store) ->
     result = Result({"valid_accuracy": 88.25, "test_accuracy": 87.5}, 96.5).with_score(88.25)
     checkpoint = {"strategy": {"next_id": 2, "population": [[CELL, 88.25]]}, "clock": 96.5}
     store.finish_trial(exp, 0, result, 96.5, 3000.0, checkpoint)
-    store.finish_trial(exp, 1, Result.failed("CUDA out of memory", cost_s=4.0), 100.5, 3001.0,
-                       None)
+    store.finish_trial(
+        exp, 1, Result.failed("CUDA out of memory", cost_s=4.0), 100.5, 3001.0, None
+    )
 
     done, failed = store.trials(exp)
     assert done.state == TrialStatus.COMPLETE

@@ -150,7 +150,7 @@ def build_experiment(
     seed = spec.get("seed")
     strategy_part = spec["strategy"]
     extra: dict[str, Any] = {"space": space, "seed": seed}
-    factory = STRATEGIES.get_factory(strategy_part["name"], field="strategy.name")
+    factory = STRATEGIES.get_factory(strategy_part["name"], field="strategy")
     if "fidelities" in inspect.signature(factory).parameters and evaluator.fidelities:
         # multi-fidelity strategies learn the evaluator's fidelities unless told otherwise
         extra["fidelities"] = tuple(evaluator.fidelities)
