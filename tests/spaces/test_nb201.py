@@ -250,4 +250,22 @@ def test_functional_key_validates_its_input() -> None:
 def test_count_of_functionally_distinct_cells() -> None:
     # Pins what the implementation gives, so that a change is noticed.
     keys = {functional_key(cell_from_index(i)) for i in range(15_625)}
-    assert len(keys) == 5773
+    assert len(keys) == 4930
+
+
+def test_functional_key_flattens_sums_reached_through_skips() -> None:
+    # node1 = conv3(x); A: node2 = node1 + conv1(x), out = node2 + pool(x)
+    #                   B: node2 = node1 + pool(x),  out = node2 + conv1(x)
+    # both compute conv3(x) + conv1(x) + pool(x) with the same weights
+    base = {
+        "edge_0_1": "nor_conv_3x3",
+        "edge_1_2": "skip_connect",
+        "edge_0_3": "none",
+        "edge_1_3": "none",
+        "edge_2_3": "skip_connect",
+    }
+    a = {**base, "edge_0_2": "nor_conv_1x1", "edge_0_3": "avg_pool_3x3"}
+    b = {**base, "edge_0_2": "avg_pool_3x3", "edge_0_3": "nor_conv_1x1"}
+    assert functional_key(a) == functional_key(b)
+    c = {**a, "edge_2_3": "nor_conv_3x3"}  # a conv over the sum is another function
+    assert functional_key(c) != functional_key(a)

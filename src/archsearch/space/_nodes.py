@@ -155,6 +155,7 @@ class DictNode(Node):
         self.is_constant = all(n.is_constant for n in self.nodes)
         # Flat dicts of choices are the common case (cells, stages): give them a fast path.
         self.flat_options: tuple[tuple[Any, ...], ...] | None = None
+        self.flat_mutable: list[int] | None = None  # positions with more than one option
         if self.nodes and all(
             isinstance(n, Choice) and all(o.is_constant for o in n.options) for n in self.nodes
         ):
@@ -162,6 +163,7 @@ class DictNode(Node):
                 tuple(o.sample(random.Random(0)) for o in n.options)  # type: ignore[attr-defined]
                 for n in self.nodes
             )
+            self.flat_mutable = [i for i, o in enumerate(self.flat_options) if len(o) > 1]
 
     def sample(self, rng: random.Random) -> dict[str, Any]:
         if self.flat_options is not None:
@@ -213,6 +215,8 @@ class DictNode(Node):
             if not 0 <= local < len(self.keys):
                 return value
             key, opts = self.keys[local], self.flat_options[local]
+            if len(opts) == 1:
+                return value
             out = dict(value)
             current = opts.index(value[key])
             pick = int(rng.random() * (len(opts) - 1))
@@ -240,7 +244,9 @@ class DictNode(Node):
         return {k: n.decide(chooser, _join(path, k)) for k, n in self.items.items()}
 
     def to_json(self) -> Any:
-        return {k: n.to_json() for k, n in self.items.items()}
+        items = {k: n.to_json() for k, n in self.items.items()}
+        # keys that look like our markers are wrapped, so they read back as a dict
+        return {"$dict": items} if any(k.startswith("$") for k in items) else items
 
 
 class ListNode(Node):
@@ -391,10 +397,10 @@ class Choice(Domain):
             try:
                 return i, option.validate(value, path)
             except ConfigError as exc:
-                errors.append(str(exc))
+                errors.append(f"option {i}: {exc}")
         raise ConfigError(
             f"{path or 'config'}: matches none of the {len(self.options)} options "
-            f"(first mismatch: {errors[0]})"
+            f"({'; '.join(errors)})"
         )
 
     def validate(self, value: Any, path: str) -> Any:
@@ -611,6 +617,8 @@ def compile_spec(spec: Any) -> Node:
 def node_from_json(data: Any) -> Node:
     """Rebuild a node from :meth:`Node.to_json` output."""
     if isinstance(data, dict):
+        if set(data) == {"$dict"}:
+            return DictNode({k: node_from_json(v) for k, v in data["$dict"].items()})
         if "$fixed" in data:
             return Fixed(data["$fixed"])
         if "$choice" in data:

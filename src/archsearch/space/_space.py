@@ -133,11 +133,13 @@ class Space:
         """
         rng = rng if rng is not None else random.Random()
         root = self.root
-        flat = getattr(root, "flat_options", None)
-        n = len(flat) if flat is not None else len(self.genome(config))
-        if n == 0:
+        # only decisions with a choice to make can change
+        positions = getattr(root, "flat_mutable", None)
+        if positions is None:
+            positions = [i for i, gene in enumerate(self.genome(config)) if gene.n_options != 1]
+        if not positions:
             return config
-        return root.mutate_at(config, int(rng.random() * n), [0], rng)
+        return root.mutate_at(config, positions[int(rng.random() * len(positions))], [0], rng)
 
     def neighbours(self, config: Any) -> list[Any]:
         """Every config that differs from ``config`` in exactly one active decision."""

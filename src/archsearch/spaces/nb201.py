@@ -109,7 +109,7 @@ def from_arch_str(arch: str) -> dict[str, str]:
             raise ConfigError(f"arch: node {j} needs {j} inputs, got {len(items)} in {part!r}")
         for item in items:
             op, sep, src = item.partition("~")
-            if not sep or not src.isdigit() or int(src) >= j:
+            if not sep or src not in {str(i) for i in range(j)}:
                 raise ConfigError(f"arch: malformed input {item!r} of node {j}; use OP~INDEX")
             if op not in _OP_CODE:
                 raise ConfigError(
@@ -152,23 +152,27 @@ def _expression(config: Mapping[str, Any]) -> str:
     """The function the cell computes, as a canonical expression string.
 
     Node 0 is ``x``; node ``j`` is the sum of ``op(node_i)``. ``none`` contributes
-    nothing, an op applied to zero is zero, ``skip_connect`` is the identity, and sums
-    are order-free (sorted), so cells that compute the same function (isomorphic
-    cells, edges cut off from the input or the output) give the same string.
-    Parametrised ops keep their own weights: ``conv(x)+conv(x)`` is not ``2*conv(x)``.
+    nothing, an op applied to zero is zero, ``skip_connect`` passes its input's terms
+    into the sum unchanged (sums are flattened), and sums are order-free (sorted
+    multisets). Cells that compute the same function (isomorphic cells, edges cut off
+    from the input or the output, the same sum reached through different skips) give
+    the same string. Parametrised ops keep their own weights: ``conv(x)+conv(x)`` is
+    not ``2*conv(x)``.
     """
-    nodes = ["x"]
+    nodes: list[list[str]] = [["x"]]  # each node: the sorted terms of its sum
     for j in (1, 2, 3):
-        terms = []
+        terms: list[str] = []
         for i in range(j):
             op, src = config[f"edge_{i}_{j}"], nodes[i]
-            if op == "none" or src == _ZERO:
+            if op == "none" or not src:
                 continue
-            terms.append(src if op == "skip_connect" else f"{op}({src})")
-        nodes.append("+".join(sorted(terms)) if terms else _ZERO)
-        if len(terms) > 1:
-            nodes[-1] = f"[{nodes[-1]}]"
-    return nodes[3]
+            if op == "skip_connect":
+                terms.extend(src)
+            else:
+                inner = src[0] if len(src) == 1 else "[" + "+".join(src) + "]"
+                terms.append(f"{op}({inner})")
+        nodes.append(sorted(terms))
+    return "+".join(nodes[3]) if nodes[3] else _ZERO
 
 
 def functional_key(config: Mapping[str, Any]) -> str:

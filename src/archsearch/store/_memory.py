@@ -30,7 +30,7 @@ class MemoryStore(Store):
             raise StoreError(f"experiment {name!r} already exists")
         now = time.time()
         record = ExperimentRecord(
-            len(self._experiments) + 1, name, dict(spec), "running", now, now
+            len(self._experiments) + 1, name, copy.deepcopy(dict(spec)), "running", now, now
         )
         self._experiments[name] = record
         self._trials[record.id] = {}
@@ -71,7 +71,7 @@ class MemoryStore(Store):
     ) -> None:
         self._trials[experiment_id][number] = TrialRecord(
             number,
-            config,
+            copy.deepcopy(config),
             fidelity,
             TrialStatus.RUNNING,
             {},
@@ -94,6 +94,8 @@ class MemoryStore(Store):
         checkpoint: Mapping[str, Any] | None,
     ) -> None:
         trials = self._trials[experiment_id]
+        if number not in trials:
+            raise StoreError(f"trial {number} of experiment {experiment_id} was never started")
         trials[number] = replace(
             trials[number],
             state=result.status,
