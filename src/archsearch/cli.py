@@ -15,7 +15,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from archsearch import __version__
 from archsearch.errors import ArchsearchError, ConfigError, StoreError
@@ -27,7 +27,7 @@ __all__ = ["main"]
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line and exit 2, like every user error
+    def error(self, message: str) -> NoReturn:  # one line and exit 2, like every user error
         self.exit(2, f"archsearch: error: {message}\n")
 
 
@@ -93,7 +93,8 @@ class _Progress:
 
         budget = spec["budget"]
         if budget.get("seconds") is not None and spec["executor"]["name"] == "simulated":
-            self.unit, total = "s", float(budget["seconds"])
+            total: float | None = float(budget["seconds"])
+            self.unit = "s"
         else:
             self.unit, total = "trials", float(budget.get("trials") or 0) or None
         self.bar = tqdm(
@@ -111,7 +112,7 @@ class _Progress:
     def __call__(self, candidate: Any, result: Any, clock: float) -> None:
         if self.bar is None:
             return
-        target = clock if self.unit == "s" else self.done + 1
+        target: float = clock if self.unit == "s" else self.done + 1
         if self.bar.total is not None:
             target = min(target, self.bar.total)
         self.bar.update(target - self.done)

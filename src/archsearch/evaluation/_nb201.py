@@ -84,7 +84,8 @@ def _columns(path: str | None, dataset: str) -> tuple[list[Any], ...]:
     order = table["index_of_cell"]
 
     def column(name: str) -> list[float]:
-        return np.round(table[name][order].astype(np.float64), 4).tolist()
+        values: list[float] = np.round(table[name][order].astype(np.float64), 4).tolist()
+        return values
 
     final = np.asarray(column(f"{dataset}/acc_200"))
     cost_12 = training_time_s(table["latency/1080ti_256"][order].astype(np.float64), dataset, 12)

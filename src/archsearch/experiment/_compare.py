@@ -103,12 +103,13 @@ def _one_run(spec: dict[str, Any], grid: np.ndarray) -> tuple[float, float, int,
         if (fidelity, result.score) > best[0]:
             best[0] = (fidelity, result.score)
             # the truth of a new incumbent is looked up only when the incumbent changes
-            events.append((clock, evaluator.truth(candidate.config)["final_accuracy"]))
+            events.append((clock, bench.truth(candidate.config)["final_accuracy"]))
 
     experiment = build_experiment(spec, store=None, name="compare", on_trial_end=on_trial_end)
     evaluator = experiment.evaluator
     if not isinstance(evaluator, Benchmark):
         raise ConfigError("benchmark: compare needs a benchmark with a ground truth")
+    bench: Benchmark = evaluator
     summary = experiment.run()
     curve = [math.nan] * len(grid)
     if events:

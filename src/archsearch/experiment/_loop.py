@@ -171,7 +171,7 @@ class Experiment:
                 return
             if self.store is not None:
                 self.store.start_trial(
-                    self._experiment_id,
+                    self._eid,
                     candidate.id,
                     candidate.config,
                     candidate.fidelity,
@@ -213,6 +213,12 @@ class Experiment:
         return n is not None and self._n_complete + self._n_failed >= n
 
     # -- bookkeeping --------------------------------------------------------------------
+    @property
+    def _eid(self) -> int:
+        if self._experiment_id is None:
+            raise RuntimeError("the experiment is not open in a store")
+        return self._experiment_id
+
     def _record(self, candidate: Candidate, result: Result, end: float, wall_s: float) -> None:
         if result.status is TrialStatus.COMPLETE:
             self._n_complete += 1
@@ -231,7 +237,7 @@ class Experiment:
         if self.store is not None:
             checkpoint = self._checkpoint(wall_s) if self.store.is_persistent else None
             self.store.finish_trial(
-                self._experiment_id,
+                self._eid,
                 candidate.id,
                 result,
                 end if self.executor.is_simulated else None,
@@ -247,9 +253,7 @@ class Experiment:
         cancelled = Result(
             result.metrics, result.cost_s, TrialStatus.CANCELLED, None, None, reason
         )
-        self.store.finish_trial(
-            self._experiment_id, candidate.id, cancelled, end, time.time(), None
-        )
+        self.store.finish_trial(self._eid, candidate.id, cancelled, end, time.time(), None)
 
     def _cancel_running(self) -> None:
         while (done := self.executor.next_done()) is not None:
@@ -326,9 +330,7 @@ class Experiment:
     def _close(self, status: str, wall_s: float) -> Summary:
         summary = self.summary(wall_s=self._wall_before + wall_s, status=status)
         if self.store is not None:
-            self.store.update_experiment(
-                self._experiment_id, status=status, summary=summary.to_json()
-            )
+            self.store.update_experiment(self._eid, status=status, summary=summary.to_json())
         return summary
 
     def summary(self, *, wall_s: float = 0.0, status: str = "complete") -> Summary:

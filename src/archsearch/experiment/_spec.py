@@ -163,9 +163,10 @@ def build_experiment(
     if unknown:
         raise ConfigError(f"objective.{sorted(unknown)[0]}: unknown field; allowed: metric, mode")
     default_metric = evaluator.default_metric if isinstance(evaluator, Benchmark) else None
-    objective = Objective(
-        objective_part.get("metric", default_metric), objective_part.get("mode", "max")
-    )
+    metric = objective_part.get("metric", default_metric)
+    if metric is None:
+        raise ConfigError("objective.metric: required for this evaluator")
+    objective = Objective(metric, objective_part.get("mode", "max"))
     return Experiment(
         space=space,
         strategy=strategy,

@@ -92,7 +92,7 @@ class Gene(tuple[str, int | float, int | None]):
         return self[0]
 
     @property
-    def index(self) -> int | float:
+    def index(self) -> int | float:  # type: ignore[override]  # the gene's index, not tuple.index
         return self[1]
 
     @property
@@ -525,7 +525,7 @@ class Int(Domain):
         if n == 1:
             return int(value)
         pick = self.low + int(rng.random() * (n - 1))
-        return pick + (pick >= value)
+        return int(pick + (pick >= value))
 
     def to_json(self) -> Any:
         return {"$int": [self.low, self.high], "log": self.log}
