@@ -144,7 +144,7 @@ def _print_summary(summary: Summary, storage: str, spec: dict[str, Any]) -> None
                 summary.best_arch or json.dumps(summary.best_config),
             )
         )
-        metric = spec["objective"].get("metric", "valid_accuracy")
+        metric = spec["objective"]["metric"]
         lines.append(
             ("reward", f"{summary.best_score:.4g} ({metric}, trial {summary.best_number})")
         )
@@ -188,7 +188,7 @@ def _execute(spec: dict[str, Any], store: Store, name: str, storage: str, args: 
         )
         return 130
     progress.close()
-    _print_summary(summary, storage, spec)
+    _print_summary(summary, storage, {**spec, "objective": experiment.objective.to_json()})
     _write_json(args.json, summary, storage)
     return 0
 
@@ -274,7 +274,7 @@ def _cmd_show(args: Any) -> int:
     )
     counts = store.count_trials(record.id)
     print("trials: " + ", ".join(f"{n} {state}" for state, n in counts.items() if n))
-    _print_summary(summary, storage, spec)
+    _print_summary(summary, storage, {**spec, "objective": experiment.objective.to_json()})
     top = store.top_trials(record.id, max(args.top, 0))
     if top:
         print(f"\nbest {len(top)} trials")

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Candidate", "Result", "TrialStatus", "is_bad_number"]
+__all__ = ["Candidate", "FailureKind", "Result", "TrialStatus", "is_bad_number"]
 
 
 class TrialStatus(enum.StrEnum):
@@ -22,6 +22,16 @@ class TrialStatus(enum.StrEnum):
     COMPLETE = "complete"
     FAILED = "failed"
     CANCELLED = "cancelled"  # not run to the end: over budget, or stopped
+
+
+class FailureKind(enum.StrEnum):
+    """Why a trial failed; retry policies choose among these."""
+
+    EXCEPTION = "exception"  # the evaluator raised
+    NAN = "nan"  # the objective's metric was missing, NaN or infinite
+    TIMEOUT = "timeout"  # the per-trial time limit ran out; the worker was killed
+    WORKER_DIED = "worker_died"  # the worker process ended under the trial (a kill, a crash)
+    OUT_OF_MEMORY = "out_of_memory"  # MemoryError, or CUDA out of memory
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +59,7 @@ class Result:
             None for failed or infeasible trials.
         curve: optional learning curve, one entry per epoch.
         error: the reason of a failure, one line.
+        failure: the kind of failure (what retry policies look at).
     """
 
     metrics: Mapping[str, float]
@@ -57,14 +68,20 @@ class Result:
     score: float | None = None
     curve: Sequence[float] | None = None
     error: str | None = None
+    failure: FailureKind | None = None
 
     def with_score(self, score: float | None) -> Result:
         """A copy with ``score`` set."""
-        return Result(self.metrics, self.cost_s, self.status, score, self.curve, self.error)
+        return Result(
+            self.metrics, self.cost_s, self.status, score, self.curve, self.error, self.failure
+        )
 
     @classmethod
-    def failed(cls, error: str, *, cost_s: float = 0.0) -> Result:
-        return cls({}, cost_s, TrialStatus.FAILED, None, None, error)
+    def failed(
+        cls, error: str, *, kind: FailureKind = FailureKind.EXCEPTION, cost_s: float = 0.0
+    ) -> Result:
+        """A failed result with its reason (one line) and kind."""
+        return cls({}, cost_s, TrialStatus.FAILED, None, None, error.splitlines()[0], kind)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -74,6 +91,7 @@ class Result:
             "score": self.score,
             "curve": list(self.curve) if self.curve is not None else None,
             "error": self.error,
+            "failure": None if self.failure is None else str(self.failure),
         }
 
     @classmethod
@@ -85,6 +103,7 @@ class Result:
             data.get("score"),
             data.get("curve"),
             data.get("error"),
+            FailureKind(data["failure"]) if data.get("failure") else None,
         )
 
 

@@ -1,9 +1,10 @@
 """Experiments: the search loop, executors, budgets, and configs."""
 
-from archsearch.experiment._budget import Budget
+from archsearch.experiment._budget import Budget, RetryPolicy
 from archsearch.experiment._compare import DEFAULT_BUDGETS, compare
 from archsearch.experiment._executors import Executor, InlineExecutor, SimulatedExecutor
 from archsearch.experiment._loop import Experiment, Summary
+from archsearch.experiment._processes import ProcessExecutor
 from archsearch.experiment._spec import DEFAULT_SPEC, build_experiment, load_spec, normalize_spec
 
 __all__ = [
@@ -13,6 +14,8 @@ __all__ = [
     "Executor",
     "Experiment",
     "InlineExecutor",
+    "ProcessExecutor",
+    "RetryPolicy",
     "SimulatedExecutor",
     "Summary",
     "build_experiment",

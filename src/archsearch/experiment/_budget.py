@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from archsearch.errors import ConfigError
+from archsearch.trial import FailureKind
 
-__all__ = ["Budget"]
+__all__ = ["Budget", "RetryPolicy"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,3 +61,37 @@ class Budget:
         if self.seconds is not None:
             out["seconds"] = self.seconds
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Run a failed trial again, up to ``count`` times, when its failure is one of ``on``.
+
+    The default retries nothing. Worker deaths and timeouts are the usual candidates
+    (a pre-empted machine, a hung data loader); an exception or a NaN loss usually
+    repeats, so retrying them only costs time.
+    """
+
+    count: int = 0
+    on: frozenset[FailureKind] = frozenset({FailureKind.WORKER_DIED, FailureKind.TIMEOUT})
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.count, int) or isinstance(self.count, bool) or self.count < 0:
+            raise ConfigError(f"retries.count: must be an integer >= 0, got {self.count!r}")
+
+    @classmethod
+    def from_spec(cls, spec: Any) -> RetryPolicy:
+        """From ``{count: N, on: [worker_died, timeout, ...]}``."""
+        if not isinstance(spec, dict):
+            raise ConfigError(f"retries: expected a mapping with count and on, got {spec!r}")
+        unknown = set(spec) - {"count", "on"}
+        if unknown:
+            raise ConfigError(f"retries.{sorted(unknown)[0]}: unknown field; allowed: count, on")
+        kinds = spec.get("on", [k.value for k in cls().on])
+        allowed = ", ".join(k.value for k in FailureKind)
+        if not isinstance(kinds, list):
+            raise ConfigError(f"retries.on: expected a list of failure kinds ({allowed})")
+        for i, kind in enumerate(kinds):
+            if kind not in {k.value for k in FailureKind}:
+                raise ConfigError(f"retries.on[{i}]: unknown failure {kind!r}; allowed: {allowed}")
+        return cls(count=spec.get("count", 0), on=frozenset(FailureKind(k) for k in kinds))

@@ -5,29 +5,56 @@ from __future__ import annotations
 import abc
 import heapq
 import time
-from collections.abc import Callable
 from typing import Any
 
-from archsearch.errors import ConfigError
-from archsearch.trial import Candidate, Result
+from archsearch.errors import ArchsearchError, ConfigError
+from archsearch.evaluation import Evaluator
+from archsearch.trial import Candidate, FailureKind, Result
 
-__all__ = ["Done", "Executor", "InlineExecutor", "SimulatedExecutor"]
+__all__ = ["Done", "Executor", "InlineExecutor", "SimulatedExecutor", "evaluate_safely"]
 
 #: a finished evaluation: (candidate, result, start, end) on the executor's clock
 Done = tuple[Candidate, Result, float, float]
-EvaluateFn = Callable[[Candidate], Result]
+
+
+def evaluate_safely(evaluator: Evaluator, candidate: Candidate) -> Result:
+    """Evaluate, turning any failure of the trial into a failed Result with its kind.
+
+    An :class:`ArchsearchError` (a bad config, a missing data file) is the user's to
+    see and fix, so it propagates instead of failing every trial in turn.
+    """
+    try:
+        return evaluator.evaluate(candidate.config, candidate.fidelity)
+    except ArchsearchError:
+        raise
+    except MemoryError:
+        return Result.failed("out of memory (MemoryError)", kind=FailureKind.OUT_OF_MEMORY)
+    except Exception as exc:  # noqa: BLE001 - any other failure ends the trial only
+        text = f"{type(exc).__name__}: {exc}"
+        if "out of memory" in text.lower():  # torch.OutOfMemoryError and CUDA's message
+            return Result.failed(text, kind=FailureKind.OUT_OF_MEMORY)
+        return Result.failed(text, kind=FailureKind.EXCEPTION)
 
 
 class Executor(abc.ABC):
     """Runs evaluations, possibly several at once, and keeps the clock.
 
-    ``submit`` hands over a candidate when a worker is free; ``next_done`` returns
-    the evaluation that finishes first (None when nothing is running).
+    ``open`` receives the evaluator before the first ``submit``; ``submit`` hands
+    over a candidate when a worker is free; ``next_done`` returns the evaluation that
+    finishes first (None when nothing is running); ``close`` releases workers.
     """
 
     n_workers: int = 1
     #: True when the clock is simulated from the evaluations' reported cost
     is_simulated: bool = False
+
+    def open(self, evaluator: Evaluator) -> None:
+        """Prepare to evaluate with ``evaluator`` (start workers, resubmit restored ones)."""
+        self._evaluator = evaluator
+
+    def close(self) -> None:
+        """Stop workers; running evaluations are abandoned."""
+        return None
 
     @abc.abstractmethod
     def now(self) -> float:
@@ -39,7 +66,7 @@ class Executor(abc.ABC):
         """Evaluations submitted and not yet returned by :meth:`next_done`."""
 
     @abc.abstractmethod
-    def submit(self, candidate: Candidate, evaluate: EvaluateFn) -> float:
+    def submit(self, candidate: Candidate) -> float:
         """Start evaluating ``candidate``; returns its start time."""
 
     @abc.abstractmethod
@@ -47,9 +74,11 @@ class Executor(abc.ABC):
         """The next finished evaluation, or None when nothing is running."""
 
     def state_dict(self) -> dict[str, Any]:
+        """The clock and the running candidates, JSON-able."""
         return {}
 
-    def load_state_dict(self, state: dict[str, Any], evaluate: EvaluateFn) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a snapshot; its running candidates are run again after ``open``."""
         return None
 
 
@@ -57,7 +86,7 @@ class InlineExecutor(Executor):
     """Evaluates in the driver process, one at a time; the clock is wall time."""
 
     def __init__(self) -> None:
-        self._pending: tuple[Candidate, EvaluateFn] | None = None
+        self._pending: Candidate | None = None
         self._offset = 0.0  # clock carried over from earlier sessions of the experiment
         self._t0 = time.perf_counter()
 
@@ -68,25 +97,25 @@ class InlineExecutor(Executor):
     def n_running(self) -> int:
         return 0 if self._pending is None else 1
 
-    def submit(self, candidate: Candidate, evaluate: EvaluateFn) -> float:
+    def submit(self, candidate: Candidate) -> float:
         if self._pending is not None:
             raise RuntimeError("InlineExecutor runs one evaluation at a time")
-        self._pending = (candidate, evaluate)
+        self._pending = candidate
         return self.now()
 
     def next_done(self) -> Done | None:
         if self._pending is None:
             return None
-        candidate, evaluate = self._pending
+        candidate = self._pending
         start = self.now()
-        result = evaluate(candidate)
+        result = evaluate_safely(self._evaluator, candidate)
         self._pending = None
         return candidate, result, start, self.now()
 
     def state_dict(self) -> dict[str, Any]:
         return {"clock": self.now()}
 
-    def load_state_dict(self, state: dict[str, Any], evaluate: EvaluateFn) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         self._offset = float(state.get("clock", 0.0))
         self._t0 = time.perf_counter()
 
@@ -109,6 +138,7 @@ class SimulatedExecutor(Executor):
         self._now = 0.0
         self._seq = 0  # breaks ties in completion time by submission order
         self._heap: list[tuple[float, int, Candidate, Result, float]] = []
+        self._restored: list[dict[str, Any]] = []
 
     def now(self) -> float:
         return self._now
@@ -117,8 +147,20 @@ class SimulatedExecutor(Executor):
     def n_running(self) -> int:
         return len(self._heap)
 
-    def submit(self, candidate: Candidate, evaluate: EvaluateFn) -> float:
-        result = evaluate(candidate)
+    def open(self, evaluator: Evaluator) -> None:
+        self._evaluator = evaluator
+        for item in self._restored:
+            # Evaluations are deterministic look-ups: run them again rather than store them.
+            candidate = Candidate(item["id"], item["config"], item["fidelity"])
+            result = evaluate_safely(evaluator, candidate)
+            start = float(item["start"])
+            heapq.heappush(
+                self._heap, (start + result.cost_s, int(item["seq"]), candidate, result, start)
+            )
+        self._restored = []
+
+    def submit(self, candidate: Candidate) -> float:
+        result = evaluate_safely(self._evaluator, candidate)
         start = self._now
         heapq.heappush(self._heap, (start + result.cost_s, self._seq, candidate, result, start))
         self._seq += 1
@@ -138,15 +180,8 @@ class SimulatedExecutor(Executor):
         ]
         return {"clock": self._now, "seq": self._seq, "running": running}
 
-    def load_state_dict(self, state: dict[str, Any], evaluate: EvaluateFn) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         self._now = float(state["clock"])
         self._seq = int(state["seq"])
         self._heap = []
-        for item in state["running"]:
-            # Evaluations are deterministic look-ups: run them again rather than store them.
-            candidate = Candidate(item["id"], item["config"], item["fidelity"])
-            result = evaluate(candidate)
-            start = float(item["start"])
-            heapq.heappush(
-                self._heap, (start + result.cost_s, int(item["seq"]), candidate, result, start)
-            )
+        self._restored = list(state["running"])

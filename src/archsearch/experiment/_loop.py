@@ -10,13 +10,13 @@ from typing import Any
 
 from archsearch.errors import ArchsearchError, StoreError
 from archsearch.evaluation import Benchmark, Evaluator
-from archsearch.experiment._budget import Budget
+from archsearch.experiment._budget import Budget, RetryPolicy
 from archsearch.experiment._executors import Executor, SimulatedExecutor
 from archsearch.objectives import Objective
 from archsearch.space import Space
 from archsearch.store import Store
 from archsearch.strategies import Strategy
-from archsearch.trial import Candidate, Result, TrialStatus
+from archsearch.trial import Candidate, FailureKind, Result, TrialStatus
 
 __all__ = ["Experiment", "Summary"]
 
@@ -80,6 +80,7 @@ class Experiment:
         spec: the JSON-able description stored with the experiment (for ``resume``).
         on_trial_end: called as ``(candidate, result, clock)`` after every finished trial.
         describe: turns a config into a short string for summaries.
+        retry: which failed trials run again, and how often (default: none).
     """
 
     def __init__(
@@ -96,6 +97,7 @@ class Experiment:
         spec: Mapping[str, Any] | None = None,
         on_trial_end: Callable[[Candidate, Result, float], None] | None = None,
         describe: Callable[[Any], str] | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self.space = space
         self.strategy = strategy
@@ -110,6 +112,8 @@ class Experiment:
         self.describe = describe or (
             evaluator.describe if isinstance(evaluator, Benchmark) else None
         )
+        self.retry = retry if retry is not None else RetryPolicy()
+        self._attempts: dict[int, int] = {}  # retries used by running trials
         self._experiment_id: int | None = None
         self._n_complete = 0
         self._n_failed = 0
@@ -128,6 +132,7 @@ class Experiment:
         if self.store is not None and self._open() == "complete":
             return self.summary(wall_s=self._wall_before)
         executor, strategy = self.executor, self.strategy
+        executor.open(self.evaluator)
         try:
             while True:
                 self._dispatch()
@@ -140,13 +145,15 @@ class Experiment:
                         candidate,
                         result,
                         end,
-                        "budget: would end at "
-                        f"{end:.0f} s, after the {self.budget.seconds:g} s budget",
+                        f"budget: would end at {end:.0f} s, after the "
+                        f"{self.budget.seconds:g} s budget",
                     )
                     self._out_of_budget = True
                     self._cancel_running()
                     break
                 result = self._score(result)
+                if self._retry(candidate, result):
+                    continue
                 strategy.tell(candidate, result)
                 self._record(candidate, result, end, time.perf_counter() - t0)
                 if self._trials_spent():
@@ -155,7 +162,22 @@ class Experiment:
         except KeyboardInterrupt:
             self._close("interrupted", time.perf_counter() - t0)
             raise
+        finally:
+            executor.close()
         return self._close("complete", time.perf_counter() - t0)
+
+    def _retry(self, candidate: Candidate, result: Result) -> bool:
+        """Run a failed trial again when the retry policy allows; True if it did."""
+        policy = self.retry
+        if result.status is not TrialStatus.FAILED or policy.count == 0:
+            return False
+        attempts = self._attempts.get(candidate.id, 0)
+        if attempts >= policy.count or result.failure not in policy.on:
+            self._attempts.pop(candidate.id, None)
+            return False
+        self._attempts[candidate.id] = attempts + 1
+        self.executor.submit(candidate)
+        return True
 
     def _dispatch(self) -> None:
         executor, strategy, budget = self.executor, self.strategy, self.budget
@@ -178,15 +200,7 @@ class Experiment:
                     executor.now() if executor.is_simulated else None,
                     time.time(),
                 )
-            executor.submit(candidate, self._evaluate)
-
-    def _evaluate(self, candidate: Candidate) -> Result:
-        try:
-            return self.evaluator.evaluate(candidate.config, candidate.fidelity)
-        except ArchsearchError:
-            raise  # a bad config or a missing file: the user must see it, not a failed trial
-        except Exception as exc:  # noqa: BLE001 - any other failure ends the trial only
-            return Result.failed(f"{type(exc).__name__}: {exc}".splitlines()[0])
+            executor.submit(candidate)
 
     def _score(self, result: Result) -> Result:
         if result.status is not TrialStatus.COMPLETE:
@@ -202,6 +216,7 @@ class Experiment:
                 None,
                 result.curve,
                 f"objective metric {self.objective.metric!r} is {reason}",
+                FailureKind.NAN,
             )
         return result.with_score(score)
 
@@ -280,6 +295,7 @@ class Experiment:
                 },
                 "wall_s": self._wall_before + wall_s,
                 "clock": self._clock,
+                "attempts": {str(k): v for k, v in self._attempts.items()},
             },
         }
 
@@ -295,12 +311,13 @@ class Experiment:
         checkpoint = store.load_checkpoint(record.id)
         if checkpoint is not None:
             self.strategy.load_state_dict(checkpoint["strategy"])
-            self.executor.load_state_dict(checkpoint["executor"], self._evaluate)
+            self.executor.load_state_dict(checkpoint["executor"])
             loop = checkpoint["loop"]
             self._n_complete, self._n_failed = loop["n_complete"], loop["n_failed"]
             self._out_of_budget = loop.get("out_of_budget", False)
             self._wall_before = float(loop["wall_s"])
             self._clock = float(loop.get("clock", 0.0))
+            self._attempts = {int(k): v for k, v in loop.get("attempts", {}).items()}
             best = loop["best"]
             if best is not None:
                 self._best = (best["score"], best["number"], best["config"], best["metrics"])

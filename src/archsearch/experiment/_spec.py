@@ -23,7 +23,7 @@ import yaml
 
 from archsearch.errors import ConfigError
 from archsearch.evaluation import Benchmark
-from archsearch.experiment._budget import Budget
+from archsearch.experiment._budget import Budget, RetryPolicy
 from archsearch.experiment._executors import Executor, InlineExecutor, SimulatedExecutor
 from archsearch.experiment._loop import Experiment
 from archsearch.objectives import Objective
@@ -38,7 +38,7 @@ DEFAULT_SPEC: dict[str, Any] = {
     "space": {"name": "nb201"},
     "benchmark": {"name": "nb201", "dataset": "cifar10"},
     "strategy": {"name": "rea", "population_size": 10, "sample_size": 3},
-    "objective": {"metric": "valid_accuracy", "mode": "max"},
+    "objective": {"mode": "max"},  # metric: the benchmark's default (NB201: valid_accuracy)
     "budget": {"seconds": 20000},
     "executor": {"name": "simulated", "workers": 1},
     "seed": 0,
@@ -52,10 +52,11 @@ FIELDS = (
     "objective",
     "budget",
     "executor",
+    "retries",
     "seed",
     "storage",
 )
-EXECUTORS = ("simulated", "inline")
+EXECUTORS = ("simulated", "inline", "processes", "ray")
 
 
 def load_spec(path: str | Path) -> dict[str, Any]:
@@ -103,7 +104,7 @@ def normalize_spec(user: Mapping[str, Any] | None) -> dict[str, Any]:
             if not isinstance(user[key], Mapping):
                 raise ConfigError(f"{key}: expected a mapping, got {user[key]!r}")
             spec[key] = dict(user[key])
-    for key in ("seed", "name", "storage"):
+    for key in ("seed", "name", "storage", "retries"):
         if key in user:
             spec[key] = user[key]
     seed = spec.get("seed")
@@ -119,16 +120,32 @@ def _options(part: Mapping[str, Any]) -> dict[str, Any]:
 def _executor(part: Mapping[str, Any]) -> Executor:
     name = part["name"]
     options = _options(part)
+    allowed = {
+        "simulated": ("workers",),
+        "inline": (),
+        "processes": ("workers", "timeout_s", "ordered", "start_method"),
+        "ray": ("workers", "address", "timeout_s", "ordered"),
+    }
+    if name not in allowed:
+        raise ConfigError(f"executor: unknown executor {name!r}; allowed: {', '.join(EXECUTORS)}")
+    for key in options:
+        if key not in allowed[name]:
+            raise ConfigError(
+                f"executor.{key}: unknown option for '{name}'; "
+                f"allowed: {', '.join(allowed[name]) or '(none)'}"
+            )
     if name == "simulated":
-        unknown = set(options) - {"workers"}
-        if unknown:
-            raise ConfigError(f"executor.{sorted(unknown)[0]}: unknown option; allowed: workers")
         return SimulatedExecutor(options.get("workers", 1))
     if name == "inline":
-        if options:
-            raise ConfigError(f"executor.{sorted(options)[0]}: unknown option; allowed: (none)")
         return InlineExecutor()
-    raise ConfigError(f"executor: unknown executor {name!r}; allowed: {', '.join(EXECUTORS)}")
+    renamed = {("n_workers" if k == "workers" else k): v for k, v in options.items()}
+    if name == "processes":
+        from archsearch.experiment._processes import ProcessExecutor
+
+        return ProcessExecutor(**renamed)
+    from archsearch.experiment._ray import RayExecutor
+
+    return RayExecutor(**renamed)
 
 
 def build_experiment(
@@ -173,6 +190,7 @@ def build_experiment(
         evaluator=evaluator,
         objective=objective,
         budget=Budget.from_spec(spec["budget"]),
+        retry=RetryPolicy.from_spec(spec["retries"]) if "retries" in spec else None,
         executor=_executor(spec["executor"]),
         store=store,
         name=name,

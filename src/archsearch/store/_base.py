@@ -41,6 +41,7 @@ class TrialRecord:
     started_at: float | None
     ended_at: float | None
     error: str | None
+    failure: str | None = None
 
 
 class Store(abc.ABC):

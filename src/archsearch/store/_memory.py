@@ -105,6 +105,7 @@ class MemoryStore(Store):
             sim_end=sim_end,
             ended_at=ended_at,
             error=result.error,
+            failure=None if result.failure is None else str(result.failure),
         )
         if checkpoint is not None:
             self._checkpoints[experiment_id] = copy.deepcopy(dict(checkpoint))

@@ -52,6 +52,7 @@ trials = sa.Table(
     sa.Column("started_at", sa.Float, nullable=True),
     sa.Column("ended_at", sa.Float, nullable=True),
     sa.Column("error", sa.Text, nullable=True),
+    sa.Column("failure", sa.String(20), nullable=True),
     sa.UniqueConstraint("experiment_id", "number", name="uq_trial_number"),
     sa.Index("ix_trials_state", "experiment_id", "state"),
     sa.Index("ix_trials_score", "experiment_id", "score"),
@@ -63,6 +64,51 @@ meta = sa.Table(
     sa.Column("key", sa.String(50), primary_key=True),
     sa.Column("value", sa.String(200), nullable=False),
 )
+
+
+# Statements built once: per-trial writes then only bind parameters (building a
+# statement per call cost more than the database work itself).
+_FINISH_TRIAL = (
+    trials.update()
+    .where(
+        (trials.c.experiment_id == sa.bindparam("b_experiment"))
+        & (trials.c.number == sa.bindparam("b_number"))
+    )
+    .values(
+        {
+            c: sa.bindparam(c)
+            for c in (
+                "state",
+                "metrics",
+                "score",
+                "cost_s",
+                "sim_end",
+                "ended_at",
+                "error",
+                "failure",
+            )
+        }
+    )
+)
+_SAVE_CHECKPOINT = (
+    experiments.update()
+    .where(experiments.c.id == sa.bindparam("b_experiment"))
+    .values(checkpoint=sa.bindparam("checkpoint"), updated_at=sa.bindparam("updated_at"))
+)
+
+
+def _upsert_trial_statement(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT (experiment_id, number) DO UPDATE, in the store's dialect."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(trials)
+    keep = {"id", "experiment_id", "number"}
+    return statement.on_conflict_do_update(
+        index_elements=[trials.c.experiment_id, trials.c.number],
+        set_={c.name: statement.excluded[c.name] for c in trials.columns if c.name not in keep},
+    )
 
 
 def _dumps(value: Any) -> str:
@@ -124,6 +170,7 @@ class SqlStore(Store):
             raise StoreError(f"storage: cannot open {url!r}: {exc}") from None
         if parsed.get_backend_name() == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._upsert_trial = _upsert_trial_statement(parsed.get_backend_name())
         try:
             _metadata.create_all(self.engine)
             self._check_version()
@@ -212,6 +259,8 @@ class SqlStore(Store):
         started_at: float,
     ) -> None:
         values = {
+            "experiment_id": experiment_id,
+            "number": number,
             "config": _dumps(config),
             "fidelity": fidelity,
             "state": str(TrialStatus.RUNNING),
@@ -223,14 +272,11 @@ class SqlStore(Store):
             "started_at": started_at,
             "ended_at": None,
             "error": None,
+            "failure": None,
         }
-        where = (trials.c.experiment_id == experiment_id) & (trials.c.number == number)
         with self.engine.begin() as conn:
             # A resumed experiment re-asks trials that were running: overwrite, never add.
-            if conn.execute(trials.update().where(where).values(**values)).rowcount == 0:
-                conn.execute(
-                    trials.insert().values(experiment_id=experiment_id, number=number, **values)
-                )
+            conn.execute(self._upsert_trial, values)
 
     def finish_trial(
         self,
@@ -241,28 +287,29 @@ class SqlStore(Store):
         ended_at: float,
         checkpoint: Mapping[str, Any] | None,
     ) -> None:
-        where = (trials.c.experiment_id == experiment_id) & (trials.c.number == number)
+        values = {
+            "b_experiment": experiment_id,
+            "b_number": number,
+            "state": str(result.status),
+            "metrics": _dumps(dict(result.metrics)),
+            "score": _finite(result.score),
+            "cost_s": _finite(result.cost_s),
+            "sim_end": sim_end,
+            "ended_at": ended_at,
+            "error": result.error,
+            "failure": None if result.failure is None else str(result.failure),
+        }
         with self.engine.begin() as conn:
-            updated = conn.execute(
-                trials.update()
-                .where(where)
-                .values(
-                    state=str(result.status),
-                    metrics=_dumps(dict(result.metrics)),
-                    score=_finite(result.score),
-                    cost_s=_finite(result.cost_s),
-                    sim_end=sim_end,
-                    ended_at=ended_at,
-                    error=result.error,
-                )
-            ).rowcount
-            if updated != 1:
+            if conn.execute(_FINISH_TRIAL, values).rowcount != 1:
                 raise StoreError(f"trial {number} of experiment {experiment_id} was never started")
             if checkpoint is not None:
                 conn.execute(
-                    experiments.update()
-                    .where(experiments.c.id == experiment_id)
-                    .values(checkpoint=_dumps(dict(checkpoint)), updated_at=ended_at)
+                    _SAVE_CHECKPOINT,
+                    {
+                        "b_experiment": experiment_id,
+                        "checkpoint": _dumps(dict(checkpoint)),
+                        "updated_at": ended_at,
+                    },
                 )
 
     def load_checkpoint(self, experiment_id: int) -> dict[str, Any] | None:
@@ -287,6 +334,7 @@ class SqlStore(Store):
             row.started_at,
             row.ended_at,
             row.error,
+            row.failure,
         )
 
     def trials(
