@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from archsearch.errors import ArchsearchError, StoreError
+from archsearch.errors import StoreError
 from archsearch.evaluation import Benchmark, Evaluator
 from archsearch.experiment._budget import Budget, RetryPolicy
 from archsearch.experiment._executors import Executor, SimulatedExecutor

@@ -10,6 +10,7 @@ driver down with it.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import pickle
 import signal
@@ -59,10 +60,8 @@ class _Worker:
         if kill:
             self.process.kill()
         else:
-            try:
+            with contextlib.suppress(BrokenPipeError, OSError):
                 self.conn.send(None)
-            except (BrokenPipeError, OSError):
-                pass
         self.process.join(timeout=5)
         if self.process.is_alive():
             self.process.kill()
