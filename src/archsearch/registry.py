@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
@@ -28,6 +29,19 @@ class Registry(Mapping[str, Callable[..., Any]]):
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._entries: dict[str, Callable[..., Any]] = {}
+        self._lazy: dict[str, str] = {}  # name -> module that registers it when imported
+
+    def register_lazy(self, name: str, module: str) -> None:
+        """Declare ``name`` without importing ``module`` (which registers it) until used.
+
+        For entries with heavy imports (torch), so that listing names stays fast.
+        """
+        self._lazy[name] = module
+
+    def _resolve(self, name: str) -> None:
+        module = self._lazy.pop(name, None)
+        if module is not None and name not in self._entries:
+            importlib.import_module(module)
 
     def register(self, name: str) -> Callable[[T], T]:
         """Decorator that registers a factory under ``name``."""
@@ -42,21 +56,24 @@ class Registry(Mapping[str, Callable[..., Any]]):
 
     def __getitem__(self, name: str) -> Callable[..., Any]:
         _load_builtins()
+        self._resolve(name)
         return self._entries[name]
 
     def __iter__(self) -> Iterator[str]:
         _load_builtins()
-        return iter(sorted(self._entries))
+        return iter(sorted({*self._entries, *self._lazy}))
 
     def __len__(self) -> int:
         _load_builtins()
-        return len(self._entries)
+        return len({*self._entries, *self._lazy})
 
     def get_factory(self, name: object, *, field: str) -> Callable[..., Any]:
         """Return the factory for ``name`` or raise a ConfigError naming ``field``."""
         _load_builtins()
+        if isinstance(name, str):
+            self._resolve(name)
         if not isinstance(name, str) or name not in self._entries:
-            allowed = ", ".join(sorted(self._entries))
+            allowed = ", ".join(sorted({*self._entries, *self._lazy}))
             raise ConfigError(f"{field}: unknown {self.kind} {name!r}; allowed: {allowed}")
         return self._entries[name]
 

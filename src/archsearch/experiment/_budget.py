@@ -81,17 +81,24 @@ class RetryPolicy:
 
     @classmethod
     def from_spec(cls, spec: Any) -> RetryPolicy:
-        """From ``{count: N, on: [worker_died, timeout, ...]}``."""
+        """From ``{count: N, failures: [worker_died, timeout, ...]}``.
+
+        (Not ``on:``: YAML reads a bare ``on`` as the boolean true.)
+        """
         if not isinstance(spec, dict):
-            raise ConfigError(f"retries: expected a mapping with count and on, got {spec!r}")
-        unknown = set(spec) - {"count", "on"}
+            raise ConfigError(f"retries: expected a mapping with count and failures, got {spec!r}")
+        unknown = [k for k in spec if k not in ("count", "failures")]
         if unknown:
-            raise ConfigError(f"retries.{sorted(unknown)[0]}: unknown field; allowed: count, on")
-        kinds = spec.get("on", [k.value for k in cls().on])
+            raise ConfigError(
+                f"retries.{unknown[0]}: unknown field; allowed: count, failures"
+            )
+        kinds = spec.get("failures", sorted(k.value for k in cls().on))
         allowed = ", ".join(k.value for k in FailureKind)
         if not isinstance(kinds, list):
-            raise ConfigError(f"retries.on: expected a list of failure kinds ({allowed})")
+            raise ConfigError(f"retries.failures: expected a list of failure kinds ({allowed})")
         for i, kind in enumerate(kinds):
             if kind not in {k.value for k in FailureKind}:
-                raise ConfigError(f"retries.on[{i}]: unknown failure {kind!r}; allowed: {allowed}")
+                raise ConfigError(
+                    f"retries.failures[{i}]: unknown failure {kind!r}; allowed: {allowed}"
+                )
         return cls(count=spec.get("count", 0), on=frozenset(FailureKind(k) for k in kinds))

@@ -32,14 +32,20 @@ def _worker_main(conn: Connection, evaluator_blob: bytes) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
     evaluator = pickle.loads(evaluator_blob)
     while True:
-        candidate = conn.recv()
+        try:
+            candidate = conn.recv()
+        except (EOFError, OSError):  # the driver is gone: nothing left to do
+            return
         if candidate is None:
             return
         try:
             result: Any = evaluate_safely(evaluator, candidate)
         except ArchsearchError as exc:
             result = ("fatal", str(exc))
-        conn.send((candidate.id, result))
+        try:
+            conn.send((candidate.id, result))
+        except (BrokenPipeError, OSError):
+            return
 
 
 class _Worker:

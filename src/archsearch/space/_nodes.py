@@ -136,6 +136,9 @@ class Fixed(Node):
     def mutate_at(self, value: Any, target: int, seen: list[int], rng: random.Random) -> Any:
         return value
 
+    def decide(self, chooser: Chooser, path: str) -> Any:
+        return self.value
+
     def to_json(self) -> Any:
         if isinstance(self.value, dict | list) or _is_domain_json(self.value):
             return {"$fixed": self.value}
@@ -413,6 +416,8 @@ class Choice(Domain):
         i = int(index)
         if i != index or not 0 <= i < len(self.options):
             raise ConfigError(f"{path or 'config'}: option index {index!r} out of range")
+        if self._constant_values is not None:
+            return self._constant_values[i]
         return self.options[i].sample(random.Random(0))
 
     def decode(self, indices: Iterator[int | float], path: str) -> Any:

@@ -1,11 +1,34 @@
 """Search strategies: ``ask`` for candidates, ``tell`` them results.
 
-Each strategy registers a short name in :data:`archsearch.registry.STRATEGIES`.
+Each strategy registers a short name in :data:`archsearch.registry.STRATEGIES`. The
+LSTM controller (``lstm``, in ``archsearch.strategies._controller``) needs torch and is
+imported only when asked for, so that tabular searches start without it.
 """
 
+from archsearch.registry import STRATEGIES
 from archsearch.strategies._base import Strategy
+from archsearch.strategies._bohb import BOHB
 from archsearch.strategies._grid import GridSearch
+from archsearch.strategies._hyperband import ASHA, Hyperband
+from archsearch.strategies._local import LocalSearch
+from archsearch.strategies._mcts import MonteCarloTreeSearch
 from archsearch.strategies._random import RandomSearch
 from archsearch.strategies._rea import RegularizedEvolution
+from archsearch.strategies._reinforce import Reinforce
+from archsearch.strategies._tpe import TPE
 
-__all__ = ["GridSearch", "RandomSearch", "RegularizedEvolution", "Strategy"]
+STRATEGIES.register_lazy("lstm", "archsearch.strategies._controller")
+
+__all__ = [
+    "ASHA",
+    "BOHB",
+    "TPE",
+    "GridSearch",
+    "Hyperband",
+    "LocalSearch",
+    "MonteCarloTreeSearch",
+    "RandomSearch",
+    "RegularizedEvolution",
+    "Reinforce",
+    "Strategy",
+]
