@@ -201,20 +201,21 @@ class ProcessExecutor(Executor):
         deadline = min((w.deadline for w in busy), default=float("inf"))
         timeout = None if deadline == float("inf") else max(0.0, deadline - self.now())
         waitables: list[Any] = [w.conn for w in busy] + [w.process.sentinel for w in busy]
-        ready = set(wait(waitables, timeout=timeout)) if waitables else set()
+        if not waitables:
+            raise RuntimeError("ProcessExecutor: trials outstanding but no worker busy")
+        ready = set(wait(waitables, timeout=timeout))
         for worker in busy:
             if worker.conn in ready:
                 try:
                     number, result = worker.conn.recv()
-                except (EOFError, OSError):
-                    continue  # the process died; its sentinel says so below
+                except (EOFError, OSError):  # the process died under the trial
+                    self._bury(worker)
+                    continue
                 if isinstance(result, tuple) and result[0] == "fatal":
                     raise ArchsearchError(result[1])
                 self._finish(worker, result)
             elif worker.process.sentinel in ready or not worker.process.is_alive():
-                worker.process.join()
-                reason = _death_reason(worker.process.exitcode)
-                self._replace(worker, Result.failed(reason, kind=FailureKind.WORKER_DIED))
+                self._bury(worker)
             elif self.now() >= worker.deadline:
                 reason = f"timeout: trial ran past its {self.timeout_s:g} s limit; worker killed"
                 worker.process.kill()
@@ -227,6 +228,12 @@ class ProcessExecutor(Executor):
         assert candidate is not None
         self._done[candidate.id] = (candidate, result, worker.start, self.now())
         worker.candidate = None
+
+    def _bury(self, worker: _Worker) -> None:
+        """A worker died under its trial: fail the trial with the cause, start another."""
+        worker.process.join()
+        reason = _death_reason(worker.process.exitcode)
+        self._replace(worker, Result.failed(reason, kind=FailureKind.WORKER_DIED))
 
     def _replace(self, worker: _Worker, result: Result) -> None:
         """Book the trial of a dead worker as failed and start a fresh worker."""
