@@ -68,10 +68,14 @@ def _children(pid: int) -> list[int]:
 def _rows(url: str, name: str) -> list[tuple[Any, ...]]:
     store = SqlStore(url)
     record = store.find_experiment(name)
-    rows = [] if record is None else [
-        (t.number, json.dumps(t.config, sort_keys=True), str(t.state), t.score)
-        for t in store.trials(record.id)
-    ]
+    rows = (
+        []
+        if record is None
+        else [
+            (t.number, json.dumps(t.config, sort_keys=True), str(t.state), t.score)
+            for t in store.trials(record.id)
+        ]
+    )
     store.close()
     return rows
 
@@ -88,14 +92,24 @@ def _duplicates(url: str, name: str) -> int:
     return int(n)
 
 
-def attack(url: str, config: Path, name: str, rng: random.Random, driver_kills: int,
-           worker_kills: int, log: list[str]) -> int:
+def attack(
+    url: str,
+    config: Path,
+    name: str,
+    rng: random.Random,
+    driver_kills: int,
+    worker_kills: int,
+    log: list[str],
+) -> int:
     """Run the search under attack; returns the number of sessions it took."""
     sessions = 0
     kills_left = driver_kills
     while True:
-        args = _cli("run", str(config), "--name", name, "--storage", url) if sessions == 0 \
+        args = (
+            _cli("run", str(config), "--name", name, "--storage", url)
+            if sessions == 0
             else _cli("resume", name, "--storage", url)
+        )
         proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         sessions += 1
         driver_deadline = time.time() + rng.uniform(1.5, 3.0) if kills_left else float("inf")
@@ -141,8 +155,11 @@ def main() -> None:
         stamp = f"{os.getpid()}-{int(time.time())}"
         reference, attacked = f"chaos-ref-{stamp}", f"chaos-{stamp}"
         t0 = time.time()
-        done = subprocess.run(_cli("run", str(config), "--name", reference, "--storage", url),
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            _cli("run", str(config), "--name", reference, "--storage", url),
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0:
             raise SystemExit(f"chaos: the reference run failed: {done.stderr}")
         log: list[str] = []

@@ -22,13 +22,22 @@ from archsearch.store import MemoryStore
 def measure(executor: dict[str, Any], trials: int, sleep_s: float) -> tuple[float, float]:
     """(steady-state trials per second, seconds before the first trial finished)."""
     ends: list[float] = []
-    spec = normalize_spec({
-        "strategy": "random", "seed": 0, "budget": {"trials": trials},
-        "benchmark": {"name": "synthetic", "sleep_s": sleep_s}, "executor": executor,
-    })
+    spec = normalize_spec(
+        {
+            "strategy": "random",
+            "seed": 0,
+            "budget": {"trials": trials},
+            "benchmark": {"name": "synthetic", "sleep_s": sleep_s},
+            "executor": executor,
+        }
+    )
     t0 = time.perf_counter()
-    experiment = build_experiment(spec, store=MemoryStore(), name="speed",
-                                  on_trial_end=lambda *_: ends.append(time.perf_counter()))
+    experiment = build_experiment(
+        spec,
+        store=MemoryStore(),
+        name="speed",
+        on_trial_end=lambda *_: ends.append(time.perf_counter()),
+    )
     summary = experiment.run()
     assert summary.n_trials == trials and summary.n_failed == 0
     return (len(ends) - 1) / (ends[-1] - ends[0]), ends[0] - t0

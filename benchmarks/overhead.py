@@ -22,15 +22,21 @@ from archsearch.space import Choice, Int, Real, Space
 from archsearch.store import MemoryStore, SqlStore, Store
 from archsearch.strategies import RegularizedEvolution
 
-SPACE = Space({"op": Choice(["a", "b", "c", "d"]), "width": Int(8, 64),
-               "lr": Real(1e-4, 1e-1, log=True)})
+SPACE = Space(
+    {"op": Choice(["a", "b", "c", "d"]), "width": Int(8, 64), "lr": Real(1e-4, 1e-1, log=True)}
+)
 
 
 def per_trial_ms(store: Store | None, trials: int) -> float:
     experiment = Experiment(
-        space=SPACE, strategy=RegularizedEvolution(SPACE, seed=0), evaluator=SyntheticEvaluator(),
-        objective=Objective("score"), budget=Budget(n_trials=trials), store=store,
-        executor=InlineExecutor(), name="overhead",
+        space=SPACE,
+        strategy=RegularizedEvolution(SPACE, seed=0),
+        evaluator=SyntheticEvaluator(),
+        objective=Objective("score"),
+        budget=Budget(n_trials=trials),
+        store=store,
+        executor=InlineExecutor(),
+        name="overhead",
     )
     t = time.perf_counter()
     experiment.run()
@@ -46,8 +52,10 @@ def main() -> None:
         rows = [
             ("no store", per_trial_ms(None, args.trials)),
             ("memory store", per_trial_ms(MemoryStore(), args.trials)),
-            ("sqlite (WAL, file)", per_trial_ms(SqlStore(f"sqlite:///{Path(tmp) / 'o.db'}"),
-                                                args.trials)),
+            (
+                "sqlite (WAL, file)",
+                per_trial_ms(SqlStore(f"sqlite:///{Path(tmp) / 'o.db'}"), args.trials),
+            ),
         ]
         if args.postgres:
             rows.append(("postgresql", per_trial_ms(SqlStore(args.postgres), args.trials)))

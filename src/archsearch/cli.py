@@ -63,7 +63,11 @@ def _build_parser() -> argparse.ArgumentParser:
 
     cmp = sub.add_parser("compare", help="compare strategies on a benchmark (many seeds)")
     cmp.add_argument("--benchmark", default="nb201")
-    cmp.add_argument("--dataset", default="cifar10", help="e.g. cifar10, cifar100, imagenet16-120")
+    cmp.add_argument(
+        "--dataset",
+        default="cifar10",
+        help="cifar10, cifar100, imagenet16-120, or several joined by commas",
+    )
     cmp.add_argument(
         "--strategies", default="rea,reinforce,random,bohb", help="comma-separated strategy names"
     )
@@ -290,47 +294,72 @@ def _cmd_show(args: Any) -> int:
 
 
 def _cmd_compare(args: Any) -> int:
-    from archsearch.analysis import plot_anytime
     from archsearch.experiment import compare
 
     names = [n.strip() for n in args.strategies.split(",") if n.strip()]
-    dataset = args.dataset or None
-    result = compare(
-        benchmark=args.benchmark,
-        dataset=dataset,
-        strategies=names,
-        runs=args.runs,
-        budget_s=args.budget,
-        workers=args.workers,
-        jobs=args.jobs,
-        seed=args.seed,
-    )
+    datasets = [d.strip() for d in (args.dataset or "").split(",") if d.strip()] or [None]
+    results = {}
+    for dataset in datasets:
+        result = compare(
+            benchmark=args.benchmark,
+            dataset=dataset,
+            strategies=names,
+            runs=args.runs,
+            budget_s=args.budget,
+            workers=args.workers,
+            jobs=args.jobs,
+            seed=args.seed,
+        )
+        results[dataset] = result
+        _print_comparison(args, dataset, result, several=len(datasets) > 1)
+    total = sum(r["wall_seconds"] for r in results.values())
+    if len(datasets) > 1:
+        print(f"total wall time {total:.2f} s")
+    if args.json:
+        data: Any = results[datasets[0]]
+        if len(datasets) > 1:
+            data = {"datasets": results, "wall_seconds": total}
+        try:
+            Path(args.json).write_text(json.dumps(data, indent=1) + "\n")
+        except OSError as exc:
+            raise ConfigError(f"--json: cannot write {args.json}: {exc.strerror}") from None
+    return 0
+
+
+def _print_comparison(args: Any, dataset: str | None, result: Any, *, several: bool) -> None:
+    from archsearch.analysis import plot_anytime
+    from archsearch.experiment import published
+
     label = f"{args.benchmark}{'/' + dataset if dataset else ''}"
     print(
         f"{label}, {result['budget_seconds']:,.0f} simulated s, {args.workers} worker(s), "
         f"{args.runs} runs each"
     )
-    rows = [("strategy", "final accuracy", "reward", "queries")]
+    rows = [("strategy", "final accuracy", "reward", "queries", "published", "within 1 sd")]
     for name, stats in result["results"].items():
+        ref = published(args.benchmark, dataset, name)
+        within = "-" if ref is None else ("yes" if abs(stats["mean"] - ref[0]) <= ref[1] else "no")
         rows.append(
             (
                 name,
                 f"{stats['mean']:.2f} ± {stats['std']:.2f}",
                 f"{stats['mean_reward']:.2f}",
                 f"{stats['mean_queries']:.1f}",
+                "-" if ref is None else f"{ref[0]:.2f} ± {ref[1]:.2f}",
+                within,
             )
         )
     _print_table(rows)
     print(f"wall time {result['wall_seconds']:.2f} s")
     plot = args.plot or f"compare-{args.benchmark}-{dataset or 'all'}.png"
+    if several and args.plot:
+        stem = Path(args.plot)
+        plot = str(stem.with_name(f"{stem.stem}-{dataset}{stem.suffix or '.png'}"))
     try:
         plot_anytime(result, plot)
-        print(f"anytime plot: {plot}")
-        if args.json:
-            Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
     except OSError as exc:
-        raise ConfigError(f"cannot write {exc.filename}: {exc.strerror}") from None
-    return 0
+        raise ConfigError(f"--plot: cannot write {plot}: {exc.strerror}") from None
+    print(f"anytime plot: {plot}\n")
 
 
 def _cmd_query(args: Any) -> int:

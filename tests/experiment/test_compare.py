@@ -74,3 +74,40 @@ def test_cli_compare_writes_json_and_plot(tmp_path: Path, capsys: Any) -> None:
     assert data["wall_seconds"] > 0
     assert png.stat().st_size > 10_000
     assert "rea" in capsys.readouterr().out
+
+
+def test_promotions_on_a_resumable_benchmark_pay_only_the_added_epochs() -> None:
+    from archsearch.evaluation._yahpo import lcbench_benchmark
+    from archsearch.experiment import SimulatedExecutor
+    from archsearch.spaces import lcbench_space
+    from archsearch.trial import Candidate
+
+    bench = lcbench_benchmark(task="3945", with_curve=False)
+    config = lcbench_space().sample(seed=1)
+    executor = SimulatedExecutor()
+    executor.open(bench)
+    costs = []
+    for number, fidelity in enumerate((3, 9, 9, 52)):
+        executor.submit(Candidate(number, config, float(fidelity)))
+        costs.append(executor.next_done()[1].cost_s)
+    full = {f: bench.evaluate(config, f).cost_s for f in (3, 9, 52)}
+    assert costs[0] == pytest.approx(full[3])
+    assert costs[1] == pytest.approx(full[9] - full[3])  # resumed from epoch 3
+    assert costs[2] == pytest.approx(full[9])  # the same fidelity again: a new run
+    assert costs[3] == pytest.approx(full[52] - full[9])
+
+
+def test_lcbench_multifidelity_beats_random_early() -> None:
+    result = compare(
+        benchmark="lcbench",
+        dataset="3945",
+        strategies=["random", "asha"],
+        runs=6,
+        budget_s=9000,
+        jobs=1,
+        benchmark_options={"with_curve": False},
+    )
+    random_final = result["results"]["random"]["anytime_mean"][-1]
+    asha = result["results"]["asha"]["anytime_mean"]
+    reached = next(i for i, v in enumerate(asha) if v is not None and v >= random_final)
+    assert reached <= len(asha) // 3

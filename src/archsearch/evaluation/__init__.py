@@ -1,13 +1,15 @@
-"""Evaluators: tabular benchmarks with a simulated clock (later: training, proxies)."""
+"""Evaluators: tabular and surrogate benchmarks with a simulated clock, synthetic tests."""
 
 from archsearch.evaluation._base import Benchmark, Evaluator
 from archsearch.evaluation._nb201 import NB201Benchmark, load_nb201_table, training_time_s
 from archsearch.evaluation._synthetic import SyntheticEvaluator
+from archsearch.evaluation._yahpo import SurrogateBenchmark
 
 __all__ = [
     "Benchmark",
     "Evaluator",
     "NB201Benchmark",
+    "SurrogateBenchmark",
     "SyntheticEvaluator",
     "load_nb201_table",
     "training_time_s",

@@ -42,6 +42,9 @@ class Benchmark(Evaluator):
 
     #: the metric a search on this benchmark is rewarded with by default
     default_metric: str = "valid_accuracy"
+    #: True when fidelities are epochs of one training run and ``cost_s`` is cumulative,
+    #: so that a promoted config can resume from its last evaluation
+    resumable: bool = False
 
     @abc.abstractmethod
     def truth(self, config: Any) -> Mapping[str, float]:

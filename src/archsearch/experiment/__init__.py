@@ -1,7 +1,7 @@
 """Experiments: the search loop, executors, budgets, and configs."""
 
 from archsearch.experiment._budget import Budget, RetryPolicy
-from archsearch.experiment._compare import DEFAULT_BUDGETS, compare
+from archsearch.experiment._compare import DEFAULT_BUDGETS, PUBLISHED, compare, published
 from archsearch.experiment._executors import Executor, InlineExecutor, SimulatedExecutor
 from archsearch.experiment._loop import Experiment, Summary
 from archsearch.experiment._processes import ProcessExecutor
@@ -10,6 +10,7 @@ from archsearch.experiment._spec import DEFAULT_SPEC, build_experiment, load_spe
 __all__ = [
     "DEFAULT_BUDGETS",
     "DEFAULT_SPEC",
+    "PUBLISHED",
     "Budget",
     "Executor",
     "Experiment",
@@ -22,4 +23,5 @@ __all__ = [
     "compare",
     "load_spec",
     "normalize_spec",
+    "published",
 ]

@@ -89,9 +89,7 @@ class RetryPolicy:
             raise ConfigError(f"retries: expected a mapping with count and failures, got {spec!r}")
         unknown = [k for k in spec if k not in ("count", "failures")]
         if unknown:
-            raise ConfigError(
-                f"retries.{unknown[0]}: unknown field; allowed: count, failures"
-            )
+            raise ConfigError(f"retries.{unknown[0]}: unknown field; allowed: count, failures")
         kinds = spec.get("failures", sorted(k.value for k in cls().on))
         allowed = ", ".join(k.value for k in FailureKind)
         if not isinstance(kinds, list):

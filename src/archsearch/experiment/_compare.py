@@ -8,6 +8,7 @@ store-less (the fast path of :class:`Experiment`).
 
 from __future__ import annotations
 
+import inspect
 import math
 import multiprocessing as mp
 import os
@@ -22,10 +23,17 @@ import numpy as np
 from archsearch.errors import ConfigError
 from archsearch.evaluation import Benchmark
 from archsearch.experiment._spec import build_experiment, normalize_spec
-from archsearch.registry import STRATEGIES
+from archsearch.registry import BENCHMARKS, STRATEGIES
 from archsearch.trial import Candidate, Result
 
-__all__ = ["DEFAULT_BUDGETS", "StrategyStats", "compare", "protocol_options"]
+__all__ = [
+    "DEFAULT_BUDGETS",
+    "PUBLISHED",
+    "StrategyStats",
+    "compare",
+    "protocol_options",
+    "published",
+]
 
 #: NATS-Bench budgets (simulated seconds) per (benchmark, dataset)
 DEFAULT_BUDGETS: dict[tuple[str, str | None], float] = {
@@ -42,15 +50,56 @@ PROTOCOL_OPTIONS: dict[str, dict[str, dict[str, Any]]] = {
         # NATS-Bench's BOHB settings (4 samples per iteration, no random fraction, min
         # bandwidth 0.3) at the 12-epoch fidelity only: the table has no epochs 1-11,
         # and 200 epochs are what the search is judged by (see BOHB's docstring)
-        "bohb": {"min_fidelity": 12, "max_fidelity": 12, "num_samples": 4,
-                 "random_fraction": 0.0, "min_bandwidth": 0.3},
+        "bohb": {
+            "min_fidelity": 12,
+            "max_fidelity": 12,
+            "num_samples": 4,
+            "random_fraction": 0.0,
+            "min_bandwidth": 0.3,
+        },
         # multi-fidelity strategies likewise search at 12 epochs on NB201
         "hyperband": {"min_fidelity": 12, "max_fidelity": 12},
         "asha": {"min_fidelity": 12, "max_fidelity": 12},
     },
+    # LCBench's surrogate at epoch 1 ranks configs no better than chance (Spearman
+    # -0.61..0.35 against epoch 52 on seven tasks; 0.41..0.89 at epoch 3), and one epoch
+    # costs 2-13 % of 52 epochs: the rungs start at 3 epochs (3, 9, 27, 52 with eta 3)
+    "lcbench": {
+        "hyperband": {"min_fidelity": 3},
+        "asha": {"min_fidelity": 3},
+        "bohb": {"min_fidelity": 3},
+    },
 }
 
 N_GRID = 101  # points of the anytime curve
+
+#: NATS-Bench's table (topology space, 500 runs): mean and std of the 200-epoch accuracy
+#: (CIFAR-10 validation, CIFAR-100 and ImageNet16-120 test) of the returned cell
+PUBLISHED: dict[tuple[str, str], dict[str, tuple[float, float]]] = {
+    ("nb201", "cifar10"): {
+        "rea": (91.25, 0.31),
+        "reinforce": (91.12, 0.25),
+        "random": (91.07, 0.26),
+        "bohb": (91.17, 0.27),
+    },
+    ("nb201", "cifar100"): {
+        "rea": (72.23, 0.84),
+        "reinforce": (71.86, 0.89),
+        "random": (71.55, 0.97),
+        "bohb": (72.00, 0.86),
+    },
+    ("nb201", "imagenet16-120"): {
+        "rea": (45.77, 0.80),
+        "reinforce": (45.64, 0.78),
+        "random": (45.28, 0.97),
+        "bohb": (45.70, 0.86),
+    },
+}
+
+
+def published(benchmark: str, dataset: str | None, strategy: str) -> tuple[float, float] | None:
+    """The published (mean, std) for a strategy under a benchmark's protocol, if any."""
+    return PUBLISHED.get((benchmark, dataset or ""), {}).get(strategy)
 
 
 def protocol_options(benchmark: str, strategy: str) -> dict[str, Any]:
@@ -146,6 +195,7 @@ def compare(
     workers: int = 1,
     jobs: int | None = None,
     options: Mapping[str, Mapping[str, Any]] | None = None,
+    benchmark_options: Mapping[str, Any] | None = None,
     seed: int = 0,
 ) -> dict[str, Any]:
     """Run ``runs`` seeds of each strategy; returns the table, curves and timing.
@@ -159,6 +209,7 @@ def compare(
         workers: simulated workers per run.
         jobs: processes (default: the machine's cores).
         options: per-strategy options overriding the protocol's.
+        benchmark_options: further options of the benchmark (e.g. ``with_curve``).
     """
     if not strategies:
         raise ConfigError("strategies: give at least one strategy name")
@@ -171,9 +222,9 @@ def compare(
         if budget_s is None:
             raise ConfigError(f"budget: no published budget for {benchmark}/{dataset}; give one")
     grid = np.linspace(0.0, float(budget_s), N_GRID)
-    bench_part: dict[str, Any] = {"name": benchmark}
+    bench_part: dict[str, Any] = {"name": benchmark, **dict(benchmark_options or {})}
     if dataset is not None:
-        bench_part["dataset"] = dataset
+        bench_part[_dataset_option(benchmark)] = dataset
     specs = {}
     for name in strategies:
         strategy_part = {
@@ -224,6 +275,14 @@ def compare(
         "results": {name: stats[name].to_json() for name in strategies},
         "wall_seconds": wall,
     }
+
+
+def _dataset_option(benchmark: str) -> str:
+    """The benchmark's option that picks the data: ``dataset``, or ``task`` (LCBench)."""
+    parameters = inspect.signature(BENCHMARKS.get_factory(benchmark, field="benchmark")).parameters
+    if "dataset" in parameters or "task" not in parameters:
+        return "dataset"
+    return "task"
 
 
 def _space_for(benchmark: str) -> str:

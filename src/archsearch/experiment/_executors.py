@@ -5,10 +5,12 @@ from __future__ import annotations
 import abc
 import heapq
 import time
+from dataclasses import replace
 from typing import Any
 
 from archsearch.errors import ArchsearchError, ConfigError
 from archsearch.evaluation import Evaluator
+from archsearch.space import config_key
 from archsearch.trial import Candidate, FailureKind, Result
 
 __all__ = ["Done", "Executor", "InlineExecutor", "SimulatedExecutor", "evaluate_safely"]
@@ -127,6 +129,12 @@ class SimulatedExecutor(Executor):
     delivered at ``start + cost_s``; completions come in simulated-time order, and a
     freed worker takes the next candidate while the others are still busy. With one
     worker this is exactly the sequential NATS-Bench protocol.
+
+    On a benchmark whose cost is cumulative along one training run
+    (``Benchmark.resumable``, e.g. LCBench's epochs), a config promoted to a higher
+    fidelity is charged only for the epochs it adds, as if resumed from the
+    checkpoint of its last evaluation (the usual accounting of multi-fidelity
+    simulators). NB201's 12- and 200-epoch runs are separate schedules: not resumable.
     """
 
     is_simulated = True
@@ -139,6 +147,9 @@ class SimulatedExecutor(Executor):
         self._seq = 0  # breaks ties in completion time by submission order
         self._heap: list[tuple[float, int, Candidate, Result, float]] = []
         self._restored: list[dict[str, Any]] = []
+        self._resumable = False
+        # config key -> (highest fidelity evaluated, its cumulative cost)
+        self._progress: dict[str, tuple[float, float]] = {}
 
     def now(self) -> float:
         return self._now
@@ -149,18 +160,34 @@ class SimulatedExecutor(Executor):
 
     def open(self, evaluator: Evaluator) -> None:
         self._evaluator = evaluator
+        self._resumable = bool(getattr(evaluator, "resumable", False))
         for item in self._restored:
-            # Evaluations are deterministic look-ups: run them again rather than store them.
+            # Evaluations are deterministic look-ups: run them again rather than store
+            # them, and charge what was charged when they were first submitted.
             candidate = Candidate(item["id"], item["config"], item["fidelity"])
-            result = evaluate_safely(evaluator, candidate)
+            result = replace(evaluate_safely(evaluator, candidate), cost_s=float(item["cost"]))
             start = float(item["start"])
             heapq.heappush(
                 self._heap, (start + result.cost_s, int(item["seq"]), candidate, result, start)
             )
         self._restored = []
 
+    def _charge(self, candidate: Candidate, result: Result) -> Result:
+        """Charge a promoted config only the cost it adds to its last evaluation."""
+        fidelity = candidate.fidelity
+        if not self._resumable or fidelity is None:
+            return result
+        key = config_key(candidate.config)
+        previous = self._progress.get(key)
+        if previous is not None and fidelity <= previous[0]:
+            return result  # the same or a lower fidelity: a new run from scratch
+        self._progress[key] = (fidelity, result.cost_s)
+        if previous is None:
+            return result
+        return replace(result, cost_s=max(0.0, result.cost_s - previous[1]))
+
     def submit(self, candidate: Candidate) -> float:
-        result = evaluate_safely(self._evaluator, candidate)
+        result = self._charge(candidate, evaluate_safely(self._evaluator, candidate))
         start = self._now
         heapq.heappush(self._heap, (start + result.cost_s, self._seq, candidate, result, start))
         self._seq += 1
@@ -175,13 +202,22 @@ class SimulatedExecutor(Executor):
 
     def state_dict(self) -> dict[str, Any]:
         running = [
-            {"id": c.id, "config": c.config, "fidelity": c.fidelity, "start": start, "seq": seq}
-            for _, seq, c, _, start in sorted(self._heap, key=lambda item: item[1])
+            {
+                "id": c.id,
+                "config": c.config,
+                "fidelity": c.fidelity,
+                "start": start,
+                "seq": seq,
+                "cost": r.cost_s,
+            }
+            for _, seq, c, r, start in sorted(self._heap, key=lambda item: item[1])
         ]
-        return {"clock": self._now, "seq": self._seq, "running": running}
+        progress = [[k, f, c] for k, (f, c) in self._progress.items()]
+        return {"clock": self._now, "seq": self._seq, "running": running, "progress": progress}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self._now = float(state["clock"])
         self._seq = int(state["seq"])
         self._heap = []
         self._restored = list(state["running"])
+        self._progress = {k: (float(f), float(c)) for k, f, c in state.get("progress", [])}
