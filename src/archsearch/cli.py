@@ -289,7 +289,10 @@ def _cmd_show(args: Any) -> int:
     failed = store.trials(record.id, state=TrialStatus.FAILED, limit=20)
     if failed:
         print(f"\nfailed trials ({counts[TrialStatus.FAILED]})")
-        _print_table([("trial", "error")] + [(str(t.number), t.error or "?") for t in failed])
+        _print_table(
+            [("trial", "kind", "error")]
+            + [(str(t.number), t.failure or "?", t.error or "?") for t in failed]
+        )
     return 0
 
 
