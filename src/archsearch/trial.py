@@ -21,6 +21,7 @@ class TrialStatus(enum.StrEnum):
     RUNNING = "running"
     COMPLETE = "complete"
     FAILED = "failed"
+    INFEASIBLE = "infeasible"  # ran, but a constraint is violated: never scored
     CANCELLED = "cancelled"  # not run to the end: over budget, or stopped
 
 
@@ -60,6 +61,7 @@ class Result:
         curve: optional learning curve, one entry per epoch.
         error: the reason of a failure, one line.
         failure: the kind of failure (what retry policies look at).
+        scores: one maximised value per objective, for multi-objective search.
     """
 
     metrics: Mapping[str, float]
@@ -69,11 +71,19 @@ class Result:
     curve: Sequence[float] | None = None
     error: str | None = None
     failure: FailureKind | None = None
+    scores: tuple[float, ...] | None = None
 
-    def with_score(self, score: float | None) -> Result:
-        """A copy with ``score`` set."""
+    def with_score(self, score: float | None, scores: tuple[float, ...] | None = None) -> Result:
+        """A copy with ``score`` (and the objective vector ``scores``) set."""
         return Result(
-            self.metrics, self.cost_s, self.status, score, self.curve, self.error, self.failure
+            self.metrics,
+            self.cost_s,
+            self.status,
+            score,
+            self.curve,
+            self.error,
+            self.failure,
+            scores,
         )
 
     @classmethod
@@ -92,6 +102,7 @@ class Result:
             "curve": list(self.curve) if self.curve is not None else None,
             "error": self.error,
             "failure": None if self.failure is None else str(self.failure),
+            "scores": None if self.scores is None else list(self.scores),
         }
 
     @classmethod
@@ -104,6 +115,7 @@ class Result:
             data.get("curve"),
             data.get("error"),
             FailureKind(data["failure"]) if data.get("failure") else None,
+            tuple(data["scores"]) if data.get("scores") is not None else None,
         )
 
 

@@ -23,8 +23,15 @@ def local_ray() -> Any:
 
 
 def _run(tmp_path: Path, name: str, executor: dict[str, Any], **bench: Any) -> list[Any]:
-    spec = normalize_spec({"strategy": "rea", "seed": 5, "budget": {"trials": 24},
-                           "benchmark": {"name": "synthetic", **bench}, "executor": executor})
+    spec = normalize_spec(
+        {
+            "strategy": "rea",
+            "seed": 5,
+            "budget": {"trials": 24},
+            "benchmark": {"name": "synthetic", **bench},
+            "executor": executor,
+        }
+    )
     store = SqlStore(f"sqlite:///{tmp_path / 'ray.db'}")
     build_experiment(spec, store=store, name=name).run()
     record = store.find_experiment(name)
@@ -35,8 +42,9 @@ def test_ray_gives_the_same_trials_as_local_processes(tmp_path: Path) -> None:
     # ordered delivery: with the same number of workers, an adaptive search (REA) sees
     # the same asks and tells on Ray as on local processes, whatever the timing
     ray_rows = _run(tmp_path, "ray", {"name": "ray", "workers": 2})
-    local_rows = _run(tmp_path, "local", {"name": "processes", "workers": 2,
-                                          "start_method": "fork"})
+    local_rows = _run(
+        tmp_path, "local", {"name": "processes", "workers": 2, "start_method": "fork"}
+    )
     assert ray_rows == local_rows
     assert all(row[2] == TrialStatus.COMPLETE for row in ray_rows)
 

@@ -168,6 +168,7 @@ def test_count_trials_counts_every_state(store: Store) -> None:
         TrialStatus.RUNNING: 2,
         TrialStatus.COMPLETE: 3,
         TrialStatus.FAILED: 1,
+        TrialStatus.INFEASIBLE: 0,
         TrialStatus.CANCELLED: 1,
     }
 

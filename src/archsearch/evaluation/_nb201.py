@@ -16,7 +16,13 @@ from archsearch.registry import BENCHMARKS
 from archsearch.spaces.nb201 import EDGES, OPS, arch_index, to_arch_str
 from archsearch.trial import Result
 
-__all__ = ["DATASETS", "NB201Benchmark", "load_nb201_table", "training_time_s"]
+__all__ = [
+    "DATASETS",
+    "NB201Benchmark",
+    "load_nb201_table",
+    "nb201_devices",
+    "training_time_s",
+]
 
 DATASETS = ("cifar10", "cifar100", "imagenet16-120")
 
@@ -101,6 +107,21 @@ def _columns(path: str | None, dataset: str) -> tuple[list[Any], ...]:
     )
 
 
+def nb201_devices(path: str | None = None) -> list[str]:
+    """The 27 device/batch settings with measured latencies (HELP's tables)."""
+    return sorted(k.split("/", 1)[1] for k in load_nb201_table(path) if k.startswith("latency/"))
+
+
+@functools.lru_cache(maxsize=32)
+def _latency_column(path: str | None, device: str) -> list[float]:
+    """Latency (ms) on ``device`` by archsearch's cell index."""
+    table = load_nb201_table(path)
+    values: list[float] = np.round(
+        table[f"latency/{device}"][table["index_of_cell"]].astype(np.float64), 4
+    ).tolist()
+    return values
+
+
 @BENCHMARKS.register("nb201")
 class NB201Benchmark(Benchmark):
     """NB201 answers by look-up, at 12 or 200 epochs, with simulated training time.
@@ -115,12 +136,21 @@ class NB201Benchmark(Benchmark):
     Args:
         dataset: ``cifar10``, ``cifar100`` or ``imagenet16-120``.
         fidelity: default epochs, 12 or 200.
+        device: a hardware target (:func:`nb201_devices`: pixel3, raspi4, fpga, eyeriss,
+            1080ti_1, ...); its measured latency is reported as ``latency_ms``.
         path: an alternative table file (the same format).
     """
 
     fidelities = (12.0, 200.0)
 
-    def __init__(self, *, dataset: str = "cifar10", fidelity: int = 12, path: str | None = None):
+    def __init__(
+        self,
+        *,
+        dataset: str = "cifar10",
+        fidelity: int = 12,
+        device: str | None = None,
+        path: str | None = None,
+    ):
         if dataset not in DATASETS:
             raise ConfigError(f"dataset: unknown {dataset!r}; allowed: {', '.join(DATASETS)}")
         if fidelity not in (12, 200):
@@ -132,6 +162,13 @@ class NB201Benchmark(Benchmark):
             columns
         )
         self._codes = {op: i for i, op in enumerate(OPS)}
+        self.device = device
+        self._latency: list[float] | None = None
+        if device is not None:
+            devices = nb201_devices(path)
+            if device not in devices:
+                raise ConfigError(f"device: unknown {device!r}; allowed: {', '.join(devices)}")
+            self._latency = _latency_column(path, device)
 
     def index(self, config: Mapping[str, Any]) -> int:
         """archsearch's cell index of ``config`` (validated)."""
@@ -149,16 +186,19 @@ class NB201Benchmark(Benchmark):
         if fidelity is None or fidelity == 12:
             if fidelity is None and self.default_fidelity == 200:
                 return self._at_200(i)
-            return Result(
-                {"valid_accuracy": self._valid_12[i], "test_accuracy": self._test_12[i]},
-                self._cost_12[i],
-            )
+            metrics = {"valid_accuracy": self._valid_12[i], "test_accuracy": self._test_12[i]}
+            if self._latency is not None:
+                metrics["latency_ms"] = self._latency[i]
+            return Result(metrics, self._cost_12[i])
         if fidelity == 200:
             return self._at_200(i)
         raise ConfigError(f"fidelity: NB201 has 12 and 200 epochs, got {fidelity!r}")
 
     def _at_200(self, i: int) -> Result:
         acc = self._final[i]
+        if self._latency is not None:
+            metrics = {"valid_accuracy": acc, "test_accuracy": acc, "latency_ms": self._latency[i]}
+            return Result(metrics, self._cost_12[i] * 200 / 12)
         return Result({"valid_accuracy": acc, "test_accuracy": acc}, self._cost_12[i] * 200 / 12)
 
     def truth(self, config: Any) -> dict[str, float]:

@@ -12,7 +12,7 @@ from archsearch.errors import StoreError
 from archsearch.evaluation import Benchmark, Evaluator
 from archsearch.experiment._budget import Budget, RetryPolicy
 from archsearch.experiment._executors import Executor, SimulatedExecutor
-from archsearch.objectives import Objective
+from archsearch.objectives import AnyObjective
 from archsearch.space import Space
 from archsearch.store import Store
 from archsearch.strategies import Strategy
@@ -89,7 +89,7 @@ class Experiment:
         space: Space,
         strategy: Strategy,
         evaluator: Evaluator,
-        objective: Objective,
+        objective: AnyObjective,
         budget: Budget,
         executor: Executor | None = None,
         store: Store | None = None,
@@ -117,6 +117,7 @@ class Experiment:
         self._experiment_id: int | None = None
         self._n_complete = 0
         self._n_failed = 0
+        self._n_infeasible = 0
         # the incumbent: (score, number, config, metrics); multi-fidelity searches return
         # the best trial at the highest fidelity reached (as Hyperband/BOHB do)
         self._best: tuple[float, int, Any, Mapping[str, float]] | None = None
@@ -151,11 +152,11 @@ class Experiment:
                     self._out_of_budget = True
                     self._cancel_running()
                     break
-                result = self._score(result)
+                result, eligible = self._score(result)
                 if self._retry(candidate, result):
                     continue
                 strategy.tell(candidate, result)
-                self._record(candidate, result, end, time.perf_counter() - t0)
+                self._record(candidate, result, end, time.perf_counter() - t0, eligible)
                 if self._trials_spent():
                     self._cancel_running()
                     break
@@ -183,7 +184,7 @@ class Experiment:
         executor, strategy, budget = self.executor, self.strategy, self.budget
         while executor.n_running < executor.n_workers and not self._out_of_budget:
             if budget.n_trials is not None and (
-                self._n_complete + self._n_failed + executor.n_running >= budget.n_trials
+                self._n_done + executor.n_running >= budget.n_trials
             ):
                 return
             if not executor.is_simulated and self._over_budget(executor.now()):
@@ -202,12 +203,13 @@ class Experiment:
                 )
             executor.submit(candidate)
 
-    def _score(self, result: Result) -> Result:
+    def _score(self, result: Result) -> tuple[Result, bool]:
+        """The result with its score(s), and whether it may become the incumbent."""
         if result.status is not TrialStatus.COMPLETE:
-            return result
-        score = self.objective.score(result.metrics)
-        if score is None:
-            value = result.metrics.get(self.objective.metric)
+            return result, False
+        verdict = self.objective.judge(result.metrics)
+        if verdict.missing is not None:
+            value = result.metrics.get(verdict.missing)
             reason = "missing" if value is None else f"{value}"
             return Result(
                 result.metrics,
@@ -215,17 +217,31 @@ class Experiment:
                 TrialStatus.FAILED,
                 None,
                 result.curve,
-                f"objective metric {self.objective.metric!r} is {reason}",
+                f"objective metric {verdict.missing!r} is {reason}",
                 FailureKind.NAN,
-            )
-        return result.with_score(score)
+            ), False
+        if verdict.infeasible is not None:
+            return Result(
+                result.metrics,
+                result.cost_s,
+                TrialStatus.INFEASIBLE,
+                None,
+                result.curve,
+                f"infeasible: {verdict.infeasible}",
+            ), False
+        return result.with_score(verdict.score, verdict.scores), verdict.eligible
 
     def _over_budget(self, clock: float) -> bool:
         return self.budget.seconds is not None and clock > self.budget.seconds
 
     def _trials_spent(self) -> bool:
         n = self.budget.n_trials
-        return n is not None and self._n_complete + self._n_failed >= n
+        return n is not None and self._n_done >= n
+
+    @property
+    def _n_done(self) -> int:
+        """Trials that count against the budget: complete, failed and infeasible."""
+        return self._n_complete + self._n_failed + self._n_infeasible
 
     # -- bookkeeping --------------------------------------------------------------------
     @property
@@ -234,18 +250,22 @@ class Experiment:
             raise RuntimeError("the experiment is not open in a store")
         return self._experiment_id
 
-    def _record(self, candidate: Candidate, result: Result, end: float, wall_s: float) -> None:
+    def _record(
+        self, candidate: Candidate, result: Result, end: float, wall_s: float, eligible: bool
+    ) -> None:
         if result.status is TrialStatus.COMPLETE:
             self._n_complete += 1
             fidelity = -math.inf if candidate.fidelity is None else candidate.fidelity
             best = self._best
-            if (
+            if eligible and (
                 best is None
                 or fidelity > self._best_fidelity
                 or (fidelity == self._best_fidelity and result.score > best[0])  # type: ignore[operator]
             ):
                 self._best = (result.score, candidate.id, candidate.config, result.metrics)  # type: ignore[assignment]
                 self._best_fidelity = fidelity
+        elif result.status is TrialStatus.INFEASIBLE:
+            self._n_infeasible += 1
         else:
             self._n_failed += 1
         self._clock = end
@@ -283,6 +303,7 @@ class Experiment:
             "loop": {
                 "n_complete": self._n_complete,
                 "n_failed": self._n_failed,
+                "n_infeasible": self._n_infeasible,
                 "out_of_budget": self._out_of_budget,
                 "best": None
                 if best is None
@@ -314,6 +335,7 @@ class Experiment:
             self.executor.load_state_dict(checkpoint["executor"])
             loop = checkpoint["loop"]
             self._n_complete, self._n_failed = loop["n_complete"], loop["n_failed"]
+            self._n_infeasible = loop.get("n_infeasible", 0)
             self._out_of_budget = loop.get("out_of_budget", False)
             self._wall_before = float(loop["wall_s"])
             self._clock = float(loop.get("clock", 0.0))
@@ -359,14 +381,15 @@ class Experiment:
                 counts = self.store.count_trials(self._experiment_id)
                 self._n_complete = counts[TrialStatus.COMPLETE]
                 self._n_failed = counts[TrialStatus.FAILED]
+                self._n_infeasible = counts[TrialStatus.INFEASIBLE]
         best = self._best
         config = best[2] if best else None
         truth: Mapping[str, float] = {}
         if best is not None and isinstance(self.evaluator, Benchmark):
             truth = self.evaluator.truth(config)
         score = best[0] if best else None
-        if score is not None and self.objective.mode == "min":
-            score = -score
+        if score is not None:
+            score = self.objective.report(score)
         clock = self._clock if self.executor.is_simulated else None
         return Summary(
             name=self.name,
@@ -377,10 +400,11 @@ class Experiment:
             best_score=score,
             best_metrics=dict(best[3]) if best else {},
             truth=truth,
-            n_trials=self._n_complete + self._n_failed,
+            n_trials=self._n_done,
             n_failed=self._n_failed,
             simulated_s=clock if clock is None or math.isfinite(clock) else None,
             wall_s=wall_s,
+            extra={"infeasible": self._n_infeasible} if self._n_infeasible else {},
         )
 
 

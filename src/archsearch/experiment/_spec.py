@@ -26,7 +26,7 @@ from archsearch.evaluation import Benchmark
 from archsearch.experiment._budget import Budget, RetryPolicy
 from archsearch.experiment._executors import Executor, InlineExecutor, SimulatedExecutor
 from archsearch.experiment._loop import Experiment
-from archsearch.objectives import Objective
+from archsearch.objectives import objective_from_spec
 from archsearch.registry import BENCHMARKS, SPACES, STRATEGIES
 from archsearch.store import Store
 from archsearch.trial import Candidate, Result
@@ -175,15 +175,8 @@ def build_experiment(
     strategy = STRATEGIES.create(
         strategy_part["name"], _options(strategy_part), field="strategy", **extra
     )
-    objective_part = dict(spec["objective"])
-    unknown = set(objective_part) - {"metric", "mode"}
-    if unknown:
-        raise ConfigError(f"objective.{sorted(unknown)[0]}: unknown field; allowed: metric, mode")
     default_metric = evaluator.default_metric if isinstance(evaluator, Benchmark) else None
-    metric = objective_part.get("metric", default_metric)
-    if metric is None:
-        raise ConfigError("objective.metric: required for this evaluator")
-    objective = Objective(metric, objective_part.get("mode", "max"))
+    objective = objective_from_spec(dict(spec["objective"]), default_metric)
     return Experiment(
         space=space,
         strategy=strategy,

@@ -12,6 +12,7 @@ from archsearch.strategies._grid import GridSearch
 from archsearch.strategies._hyperband import ASHA, Hyperband
 from archsearch.strategies._local import LocalSearch
 from archsearch.strategies._mcts import MonteCarloTreeSearch
+from archsearch.strategies._nsga2 import NSGA2
 from archsearch.strategies._random import RandomSearch
 from archsearch.strategies._rea import RegularizedEvolution
 from archsearch.strategies._reinforce import Reinforce
@@ -27,6 +28,7 @@ __all__ = [
     "Hyperband",
     "LocalSearch",
     "MonteCarloTreeSearch",
+    "NSGA2",
     "RandomSearch",
     "RegularizedEvolution",
     "Reinforce",
