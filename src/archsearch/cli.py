@@ -61,6 +61,19 @@ def _build_parser() -> argparse.ArgumentParser:
     show.add_argument("name")
     show.add_argument("--top", type=int, default=5, help="best trials to list (default 5)")
 
+    rules = sub.add_parser(
+        "rules",
+        parents=[storage],
+        help="decision values that characterise the best or Pareto trials",
+    )
+    rules.add_argument("name")
+    rules.add_argument(
+        "--top-percent",
+        type=float,
+        default=5.0,
+        help="single objective: the best this share of trials (default 5)",
+    )
+
     cmp = sub.add_parser("compare", help="compare strategies on a benchmark (many seeds)")
     cmp.add_argument("--benchmark", default="nb201")
     cmp.add_argument(
@@ -136,7 +149,17 @@ def _default_name(spec: dict[str, Any]) -> str:
     return "-".join([*parts, stamp, secrets.token_hex(2)])
 
 
-def _print_summary(summary: Summary, storage: str, spec: dict[str, Any]) -> None:
+def _reward_label(objective: Any) -> str:
+    from archsearch.objectives import MnasNetReward, MultiObjective
+
+    if isinstance(objective, MnasNetReward):
+        return f"MnasNet reward of {objective.metric} and {objective.latency}"
+    if isinstance(objective, MultiObjective):
+        return f"{objective.metric}, first of {len(objective.objectives)} objectives"
+    return str(objective.metric)
+
+
+def _print_summary(summary: Summary, storage: str, metric: str) -> None:
     best = summary.to_json()["best"]
     lines = [("experiment", summary.name), ("status", summary.status)]
     if summary.best_number is None:
@@ -148,7 +171,6 @@ def _print_summary(summary: Summary, storage: str, spec: dict[str, Any]) -> None
                 summary.best_arch or json.dumps(summary.best_config),
             )
         )
-        metric = spec["objective"]["metric"]
         lines.append(
             ("reward", f"{summary.best_score:.4g} ({metric}, trial {summary.best_number})")
         )
@@ -192,7 +214,7 @@ def _execute(spec: dict[str, Any], store: Store, name: str, storage: str, args: 
         )
         return 130
     progress.close()
-    _print_summary(summary, storage, {**spec, "objective": experiment.objective.to_json()})
+    _print_summary(summary, storage, _reward_label(experiment.objective))
     _write_json(args.json, summary, storage)
     return 0
 
@@ -278,7 +300,7 @@ def _cmd_show(args: Any) -> int:
     )
     counts = store.count_trials(record.id)
     print("trials: " + ", ".join(f"{n} {state}" for state, n in counts.items() if n))
-    _print_summary(summary, storage, {**spec, "objective": experiment.objective.to_json()})
+    _print_summary(summary, storage, _reward_label(experiment.objective))
     top = store.top_trials(record.id, max(args.top, 0))
     if top:
         print(f"\nbest {len(top)} trials")
@@ -286,6 +308,7 @@ def _cmd_show(args: Any) -> int:
         rows = [("trial", "reward", "config")]
         rows += [(str(t.number), f"{t.score:.4g}", describe(t.config)) for t in top]
         _print_table(rows)
+    _show_rules(experiment, store, record.id, counts[TrialStatus.COMPLETE])
     failed = store.trials(record.id, state=TrialStatus.FAILED, limit=20)
     if failed:
         print(f"\nfailed trials ({counts[TrialStatus.FAILED]})")
@@ -365,6 +388,62 @@ def _print_comparison(args: Any, dataset: str | None, result: Any, *, several: b
     print(f"anytime plot: {plot}\n")
 
 
+def _chosen_trials(
+    experiment: Any, trials: list[Any], top_percent: float
+) -> tuple[str, list[Any]]:
+    """The Pareto-optimal trials (several objectives) or the top ``top_percent`` %."""
+    from archsearch.analysis import pareto_front
+    from archsearch.objectives import MultiObjective
+
+    objective = experiment.objective
+    if isinstance(objective, MultiObjective):
+        rows = [t for t in trials if all(m in t.metrics for m in objective.metrics)]
+        points = [
+            [
+                t.metrics[m] if mode == "max" else -t.metrics[m]
+                for m, mode in zip(objective.metrics, objective.modes, strict=True)
+            ]
+            for t in rows
+        ]
+        return "Pareto front", [rows[i] for i in pareto_front(points)] if rows else []
+    ranked = sorted((t for t in trials if t.score is not None), key=lambda t: -t.score)
+    k = max(1, round(len(ranked) * top_percent / 100)) if ranked else 0
+    return f"top {top_percent:g}%", ranked[:k]
+
+
+def _show_rules(experiment: Any, store: Store, experiment_id: int, n_complete: int) -> None:
+    """The Pareto front / top trials and their choice rules, for ``show``."""
+    from archsearch.analysis import choice_rules
+
+    if not 0 < n_complete <= 20000:  # large stores: `archsearch rules NAME` on demand
+        return
+    trials = store.trials(experiment_id, state=TrialStatus.COMPLETE)
+    label, chosen = _chosen_trials(experiment, trials, 5.0)
+    print(f"\nchoice rules ({label}: {len(chosen)} trials, against the whole space)")
+    for rule in choice_rules([t.config for t in chosen], experiment.space, top=5):
+        print(f"  {rule}")
+
+
+def _cmd_rules(args: Any) -> int:
+    from archsearch.analysis import choice_rules
+
+    storage = _storage_url(args)
+    store = open_store(storage)
+    record = store.find_experiment(args.name)
+    if record is None:
+        raise StoreError(f"no experiment {args.name!r} in {storage}; `archsearch list` shows them")
+    experiment = build_experiment(normalize_spec(dict(record.spec)), store=store, name=record.name)
+    trials = store.trials(record.id, state=TrialStatus.COMPLETE)
+    label, chosen = _chosen_trials(experiment, trials, args.top_percent)
+    if not chosen:
+        print("no complete trials yet")
+        return 0
+    print(f"{label}: {len(chosen)} of {len(trials)} complete trials, against the whole space")
+    for rule in choice_rules([t.config for t in chosen], experiment.space):
+        print(f"  {rule}")
+    return 0
+
+
 def _cmd_query(args: Any) -> int:
     from archsearch.evaluation import NB201Benchmark
     from archsearch.spaces.nb201 import from_arch_str, functional_key
@@ -399,6 +478,7 @@ COMMANDS = {
     "show": _cmd_show,
     "query": _cmd_query,
     "compare": _cmd_compare,
+    "rules": _cmd_rules,
 }
 
 
