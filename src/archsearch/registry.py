@@ -47,7 +47,8 @@ class Registry(Mapping[str, Callable[..., Any]]):
         """Decorator that registers a factory under ``name``."""
 
         def decorate(factory: T) -> T:
-            if name in self._entries:
+            known = self._entries.get(name)
+            if known is not None and _qualified(known) != _qualified(factory):
                 raise ValueError(f"{self.kind} '{name}' is registered twice")
             self._entries[name] = factory
             return factory
@@ -102,6 +103,11 @@ class Registry(Mapping[str, Callable[..., Any]]):
             ) from None
         except TypeError as exc:
             raise ConfigError(f"{field}: {exc}") from None
+
+
+def _qualified(factory: Callable[..., Any]) -> tuple[str, str]:
+    # the same definition imported twice (e.g. by a doctest runner) is not a clash
+    return getattr(factory, "__module__", ""), getattr(factory, "__qualname__", "")
 
 
 _loaded = False

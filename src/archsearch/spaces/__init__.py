@@ -1,7 +1,17 @@
 """Built-in search spaces."""
 
+from archsearch.spaces.darts import darts_space
 from archsearch.spaces.lcbench import lcbench_space
+from archsearch.spaces.mobilenet import mobilenet_space
+from archsearch.spaces.nats_size import nats_size_space
 from archsearch.spaces.nb201 import nb201_space
 from archsearch.spaces.nb301 import nb301_space
 
-__all__ = ["lcbench_space", "nb201_space", "nb301_space"]
+__all__ = [
+    "darts_space",
+    "lcbench_space",
+    "mobilenet_space",
+    "nats_size_space",
+    "nb201_space",
+    "nb301_space",
+]
