@@ -35,10 +35,12 @@ BUDGET_FULL_TRAININGS = 50
 
 
 def tasks() -> list[str]:
-    """The 34 OpenML task ids, in the surrogate's encoding order."""
-    encoding = load_json(yahpo_dir(LCBENCH.name) / "encoding.json")
-    ids = encoding["OpenML_task_id"]
-    return [str(t) for t in (ids if isinstance(ids, list) else ids.keys()) if t != "#na#"]
+    """The 34 OpenML task ids of the surrogate's config space (its encoding lists 35)."""
+    space = load_json(yahpo_dir(LCBENCH.name) / "config_space.json")
+    for hp in space["hyperparameters"]:
+        if hp["name"] == "OpenML_task_id":
+            return [str(t) for t in hp["choices"]]
+    raise SystemExit("lcbench: no OpenML_task_id in the config space")
 
 
 def budget_for(task: str) -> float:
