@@ -158,7 +158,7 @@ def test_lcbench_result_shapes_and_ranges(lcbench: SurrogateBenchmark) -> None:
 
 def test_lcbench_tasks_differ_and_default_is_first_in_encoding() -> None:
     default = lcbench_benchmark()
-    assert default.instance == "126025"
+    assert default.instance == "3945"
     accuracies = {
         task: lcbench_benchmark(task=task).truth(LCBENCH_DEFAULT)["final_accuracy"]
         for task in ("126025", "3945", 189873)
@@ -215,7 +215,7 @@ def test_batched_and_curveless_queries_agree(nb301: SurrogateBenchmark) -> None:
 
 # -- errors --------------------------------------------------------------------------
 def test_unknown_task_is_refused_with_the_allowed_ids() -> None:
-    with pytest.raises(ConfigError, match=r"task: unknown OpenML_task_id '42'; allowed: 126025"):
+    with pytest.raises(ConfigError, match=r"task: unknown OpenML_task_id .42.; allowed: 3945, 7593"):
         lcbench_benchmark(task="42")
     with pytest.raises(ConfigError, match=r"benchmark\.task: unknown"):
         BENCHMARKS.create("lcbench", {"task": 1}, field="benchmark")

@@ -111,8 +111,8 @@ class SurrogateBenchmark(Benchmark):
 
     Args:
         scenario: :data:`LCBENCH` or :data:`NB301`.
-        instance: the task, for scenarios that have several (default: the first in
-            ``encoding.json``).
+        instance: the task, for scenarios that have several (default: the first of
+            the config space's choices, as YAHPO).
         fidelity: default epochs (default: the maximum).
         with_curve: return learning curves; without, a query costs one model row
             instead of ``fidelity`` rows.
@@ -171,7 +171,7 @@ class SurrogateBenchmark(Benchmark):
                     f"{self.scenario.instance_option}: {self.scenario.name} has no instances"
                 )
             return None
-        allowed = [v for v in self._codes[self.scenario.cat_names.index(name)] if v != _NA]
+        allowed = self._instances(name)
         if instance is None:
             return allowed[0]
         if str(instance) not in allowed:
@@ -180,6 +180,14 @@ class SurrogateBenchmark(Benchmark):
                 f"allowed: {', '.join(allowed)}"
             )
         return str(instance)
+
+    def _instances(self, name: str) -> list[str]:
+        """The instances of the config space (YAHPO's; the encoding may list more)."""
+        space = load_config_space(yahpo_dir(self.scenario.name) / "config_space.json")
+        choices = space.hyperparameters.get(name, {}).get("choices")
+        if choices:
+            return [str(c) for c in choices]
+        return [v for v in self._codes[self.scenario.cat_names.index(name)] if v != _NA]
 
     def _check_model(self) -> tuple[str, str]:
         session = load_session(self._model)
@@ -299,7 +307,7 @@ def lcbench_benchmark(
 
     Metrics: ``valid_accuracy`` and the balanced accuracies in percent, the cross
     entropies, and ``runtime_s``. ``task`` is an OpenML task id (default: the first
-    in the encoding, 126025).
+    of the config space, 3945, as YAHPO).
 
     Example:
         >>> from archsearch.spaces.lcbench import lcbench_space
