@@ -92,6 +92,10 @@ def _build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--json", metavar="PATH", help="write the numbers as JSON")
     cmp.add_argument("--plot", metavar="PNG", help="anytime plot (default compare-BENCH-DATA.png)")
 
+    from archsearch.cli_latency import add_latency_parser
+
+    add_latency_parser(sub)
+
     query = sub.add_parser("query", help="look up an NB201 cell in the benchmark")
     query.add_argument("arch", help="NB201 string, e.g. '|nor_conv_3x3~0|+|...|'")
     query.add_argument("--dataset", default="cifar10")
@@ -444,6 +448,12 @@ def _cmd_rules(args: Any) -> int:
     return 0
 
 
+def _cmd_latency(args: Any) -> int:
+    from archsearch.cli_latency import cmd_latency
+
+    return cmd_latency(args)
+
+
 def _cmd_query(args: Any) -> int:
     from archsearch.evaluation import NB201Benchmark
     from archsearch.spaces.nb201 import from_arch_str, functional_key
@@ -479,14 +489,17 @@ COMMANDS = {
     "query": _cmd_query,
     "compare": _cmd_compare,
     "rules": _cmd_rules,
+    "latency": _cmd_latency,
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``archsearch`` command; returns the exit status."""
-    if hasattr(signal, "SIGPIPE"):  # `archsearch list | head` ends quietly
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     args = _build_parser().parse_args(argv)
+    if hasattr(signal, "SIGPIPE") and args.command in ("list", "show", "rules", "query"):
+        # `archsearch list | head` ends quietly; never for `run`/`resume`, whose driver
+        # writes to worker pipes: a worker killed under it would take the driver along
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     try:
         return COMMANDS[args.command](args)
     except ArchsearchError as exc:

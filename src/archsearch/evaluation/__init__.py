@@ -2,19 +2,37 @@
 
 from archsearch.evaluation._base import Benchmark, Evaluator
 from archsearch.evaluation._cost import CostEvaluator, count_macs, measure_latency
-from archsearch.evaluation._nb201 import NB201Benchmark, load_nb201_table, training_time_s
+from archsearch.evaluation._latency import (
+    LatencyTable,
+    LearnedLatencyPredictor,
+    LUTPredictor,
+    device_latency,
+    profile_lut,
+)
+from archsearch.evaluation._nb201 import (
+    NB201Benchmark,
+    load_nb201_table,
+    nb201_devices,
+    training_time_s,
+)
 from archsearch.evaluation._synthetic import SyntheticEvaluator
 from archsearch.evaluation._yahpo import SurrogateBenchmark
 
 __all__ = [
     "Benchmark",
     "CostEvaluator",
+    "LUTPredictor",
+    "LatencyTable",
+    "LearnedLatencyPredictor",
     "Evaluator",
     "NB201Benchmark",
     "SurrogateBenchmark",
     "SyntheticEvaluator",
     "count_macs",
+    "device_latency",
     "load_nb201_table",
     "measure_latency",
+    "nb201_devices",
+    "profile_lut",
     "training_time_s",
 ]
