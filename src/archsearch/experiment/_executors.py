@@ -13,7 +13,14 @@ from archsearch.evaluation import Evaluator
 from archsearch.space import config_key
 from archsearch.trial import Candidate, FailureKind, Result
 
-__all__ = ["Done", "Executor", "InlineExecutor", "SimulatedExecutor", "evaluate_safely"]
+__all__ = [
+    "Done",
+    "Executor",
+    "InlineExecutor",
+    "RealExecutor",
+    "SimulatedExecutor",
+    "evaluate_safely",
+]
 
 #: a finished evaluation: (candidate, result, start, end) on the executor's clock
 Done = tuple[Candidate, Result, float, float]
@@ -82,6 +89,87 @@ class Executor(abc.ABC):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a snapshot; its running candidates are run again after ``open``."""
         return None
+
+
+class RealExecutor(Executor):
+    """What the parallel executors (local processes, Ray) share: a wall clock carried
+    over resumes, delivery in ask order or as results come, and resubmission of the
+    trials that were running when the driver stopped.
+
+    Subclasses start their workers in :meth:`open` (then call :meth:`_resubmit`),
+    send work in :meth:`submit` (after :meth:`_track`), and in :meth:`_poll` wait for
+    something to happen and book finished evaluations into ``self._done``.
+    """
+
+    def __init__(self, n_workers: int, *, timeout_s: float | None, ordered: bool) -> None:
+        if not isinstance(n_workers, int) or isinstance(n_workers, bool) or n_workers < 1:
+            raise ConfigError(f"executor.workers: must be an integer >= 1, got {n_workers!r}")
+        if timeout_s is not None and not (
+            isinstance(timeout_s, int | float)
+            and not isinstance(timeout_s, bool)
+            and timeout_s > 0
+        ):
+            raise ConfigError(f"executor.timeout_s: must be a number > 0, got {timeout_s!r}")
+        self.n_workers = n_workers
+        self.timeout_s = timeout_s
+        self.ordered = ordered
+        self._outstanding: dict[int, Candidate] = {}  # submitted, not yet returned
+        self._done: dict[int, Done] = {}  # finished, not yet returned
+        self._restored: list[Candidate] = []
+        self._offset = 0.0  # clock carried over from earlier sessions
+        self._t0 = time.perf_counter()
+
+    def now(self) -> float:
+        return self._offset + time.perf_counter() - self._t0
+
+    @property
+    def n_running(self) -> int:
+        return len(self._outstanding)
+
+    def _track(self, candidate: Candidate) -> None:
+        self._outstanding[candidate.id] = candidate
+        self._done.pop(candidate.id, None)
+
+    def _resubmit(self) -> None:
+        self._t0 = time.perf_counter()
+        for candidate in self._restored:  # trials that were running when the driver stopped
+            self.submit(candidate)
+        self._restored = []
+
+    def next_done(self) -> Done | None:
+        while self._outstanding:
+            ready = self._ready()
+            if ready is not None:
+                del self._outstanding[ready[0].id]
+                return ready
+            self._poll()
+        return None
+
+    def _ready(self) -> Done | None:
+        if not self._done:
+            return None
+        if self.ordered:
+            first = min(self._outstanding)
+            return self._done.pop(first) if first in self._done else None
+        return self._done.pop(min(self._done, key=lambda i: self._done[i][3]))
+
+    @abc.abstractmethod
+    def _poll(self) -> None:
+        """Wait until at least one evaluation ends (or a deadline passes); book it."""
+
+    def state_dict(self) -> dict[str, Any]:
+        running = [
+            {"id": c.id, "config": c.config, "fidelity": c.fidelity}
+            for c in sorted(self._outstanding.values(), key=lambda c: c.id)
+        ]
+        return {"clock": self.now(), "running": running}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._offset = float(state.get("clock", 0.0))
+        self._restored = [
+            Candidate(item["id"], item["config"], item["fidelity"])
+            for item in state.get("running", [])
+        ]
 
 
 class InlineExecutor(Executor):

@@ -14,14 +14,13 @@ import contextlib
 import multiprocessing as mp
 import pickle
 import signal
-import time
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any
 
 from archsearch.errors import ArchsearchError, ConfigError
 from archsearch.evaluation import Evaluator
-from archsearch.experiment._executors import Done, Executor, evaluate_safely
+from archsearch.experiment._executors import RealExecutor, evaluate_safely
 from archsearch.trial import Candidate, FailureKind, Result
 
 __all__ = ["ProcessExecutor"]
@@ -86,7 +85,7 @@ def _death_reason(exitcode: int | None) -> str:
     return f"worker died: exit code {exitcode}"
 
 
-class ProcessExecutor(Executor):
+class ProcessExecutor(RealExecutor):
     """Evaluate on ``n_workers`` local processes.
 
     Args:
@@ -108,24 +107,13 @@ class ProcessExecutor(Executor):
         ordered: bool = True,
         start_method: str = "spawn",
     ) -> None:
-        if not isinstance(n_workers, int) or isinstance(n_workers, bool) or n_workers < 1:
-            raise ConfigError(f"executor.workers: must be an integer >= 1, got {n_workers!r}")
-        if timeout_s is not None and not (isinstance(timeout_s, int | float) and timeout_s > 0):
-            raise ConfigError(f"executor.timeout_s: must be a number > 0, got {timeout_s!r}")
+        super().__init__(n_workers, timeout_s=timeout_s, ordered=ordered)
         if start_method not in mp.get_all_start_methods():
             allowed = ", ".join(mp.get_all_start_methods())
             raise ConfigError(f"executor.start_method: {start_method!r}; allowed: {allowed}")
-        self.n_workers = n_workers
-        self.timeout_s = timeout_s
-        self.ordered = ordered
         self._context = mp.get_context(start_method)
         self._workers: list[_Worker] = []
-        self._outstanding: dict[int, Candidate] = {}  # submitted, not yet returned
         self._queue: list[Candidate] = []  # submitted, waiting for a free worker
-        self._done: dict[int, Done] = {}
-        self._offset = 0.0
-        self._t0 = time.perf_counter()
-        self._restored: list[Candidate] = []
         self._blob = b""
 
     # -- lifecycle --------------------------------------------------------------------
@@ -138,28 +126,17 @@ class ProcessExecutor(Executor):
                 f"executor: the evaluator cannot be sent to worker processes ({exc}); "
                 "define it at module level or use the inline executor"
             ) from None
-        self._t0 = time.perf_counter()
         self._workers = [_Worker(self._context, self._blob) for _ in range(self.n_workers)]
-        for candidate in self._restored:  # trials that were running when the driver stopped
-            self.submit(candidate)
-        self._restored = []
+        self._resubmit()
 
     def close(self) -> None:
         for worker in self._workers:
             worker.stop(kill=worker.candidate is not None)
         self._workers = []
 
-    def now(self) -> float:
-        return self._offset + time.perf_counter() - self._t0
-
-    @property
-    def n_running(self) -> int:
-        return len(self._outstanding)
-
     # -- work -------------------------------------------------------------------------
     def submit(self, candidate: Candidate) -> float:
-        self._outstanding[candidate.id] = candidate
-        self._done.pop(candidate.id, None)
+        self._track(candidate)
         self._queue.append(candidate)
         self._feed()
         return self.now()
@@ -173,27 +150,6 @@ class ProcessExecutor(Executor):
                 worker.candidate, worker.start = candidate, self.now()
                 worker.deadline = worker.start + (self.timeout_s or float("inf"))
                 worker.conn.send(candidate)
-
-    def next_done(self) -> Done | None:
-        while self._outstanding:
-            ready = self._ready()
-            if ready is not None:
-                del self._outstanding[ready[0].id]
-                return ready
-            self._poll()
-        return None
-
-    def _ready(self) -> Done | None:
-        if not self._done:
-            return None
-        if self.ordered:
-            return (
-                self._done.pop(min(self._outstanding))
-                if min(self._outstanding) in self._done
-                else None
-            )
-        first = min(self._done, key=lambda i: self._done[i][3])
-        return self._done.pop(first)
 
     def _poll(self) -> None:
         """Wait for a result, a dead worker or a deadline, and book what happened."""
@@ -241,21 +197,6 @@ class ProcessExecutor(Executor):
         worker.conn.close()
         index = self._workers.index(worker)
         self._workers[index] = _Worker(self._context, self._blob)
-
-    # -- resume -----------------------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
-        running = [
-            {"id": c.id, "config": c.config, "fidelity": c.fidelity}
-            for c in sorted(self._outstanding.values(), key=lambda c: c.id)
-        ]
-        return {"clock": self.now(), "running": running}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self._offset = float(state.get("clock", 0.0))
-        self._restored = [
-            Candidate(item["id"], item["config"], item["fidelity"])
-            for item in state.get("running", [])
-        ]
 
     def worker_pids(self) -> list[int]:
         """Process ids of the workers (for tools that inject faults)."""
