@@ -17,6 +17,10 @@ from archsearch.evaluation._nb201 import (
 )
 from archsearch.evaluation._synthetic import SyntheticEvaluator
 from archsearch.evaluation._yahpo import SurrogateBenchmark
+from archsearch.registry import BENCHMARKS
+
+# real training imports torch: registered by name, imported when first asked for
+BENCHMARKS.register_lazy("training", "archsearch.evaluation._training")
 
 __all__ = [
     "Benchmark",

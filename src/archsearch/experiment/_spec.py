@@ -22,7 +22,6 @@ from typing import Any
 import yaml
 
 from archsearch.errors import ConfigError
-from archsearch.evaluation import Benchmark
 from archsearch.experiment._budget import Budget, RetryPolicy
 from archsearch.experiment._executors import Executor, InlineExecutor, SimulatedExecutor
 from archsearch.experiment._loop import Experiment
@@ -175,7 +174,7 @@ def build_experiment(
     strategy = STRATEGIES.create(
         strategy_part["name"], _options(strategy_part), field="strategy", **extra
     )
-    default_metric = evaluator.default_metric if isinstance(evaluator, Benchmark) else None
+    default_metric = getattr(evaluator, "default_metric", None)
     objective = objective_from_spec(dict(spec["objective"]), default_metric)
     return Experiment(
         space=space,

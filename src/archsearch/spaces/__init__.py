@@ -1,6 +1,7 @@
 """Built-in search spaces."""
 
 from archsearch.spaces.darts import darts_space
+from archsearch.spaces.hpo import hpo_space, joint_space
 from archsearch.spaces.lcbench import lcbench_space
 from archsearch.spaces.mobilenet import mobilenet_space
 from archsearch.spaces.nats_size import nats_size_space
@@ -9,6 +10,8 @@ from archsearch.spaces.nb301 import nb301_space
 
 __all__ = [
     "darts_space",
+    "hpo_space",
+    "joint_space",
     "lcbench_space",
     "mobilenet_space",
     "nats_size_space",
