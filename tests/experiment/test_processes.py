@@ -70,7 +70,7 @@ def _grid_experiment(store: Any, executor: Any, **kwargs: Any) -> Experiment:
 
 def test_every_fault_fails_its_trial_with_reason(tmp_path: Path) -> None:
     store = SqlStore(f"sqlite:///{tmp_path / 'f.db'}")
-    summary = _grid_experiment(store, ProcessExecutor(2, timeout_s=1.5)).run()
+    summary = _grid_experiment(store, ProcessExecutor(2, timeout_s=6.0)).run()
     assert summary.n_trials == 8 and summary.n_failed == 5
     assert summary.best_config == {"x": 7}
     record = store.find_experiment("faulty")
@@ -90,7 +90,7 @@ def test_retry_policy_reruns_a_killed_worker_once(tmp_path: Path) -> None:
     store = SqlStore(f"sqlite:///{tmp_path / 'r.db'}")
     retry = RetryPolicy(count=1, on=frozenset({FailureKind.WORKER_DIED}))
     summary = _grid_experiment(
-        store, ProcessExecutor(2, timeout_s=1.5), ev=Faulty(str(flag)), retry=retry
+        store, ProcessExecutor(2, timeout_s=6.0), ev=Faulty(str(flag)), retry=retry
     ).run()
     record = store.find_experiment("faulty")
     trials = {t.config["x"]: t for t in store.trials(record.id)}

@@ -1,7 +1,14 @@
-"""Stores: experiments, trials and checkpoints, in memory and in SQLite."""
+"""Stores: experiments, trials and checkpoints, in memory, in SQLite and in PostgreSQL.
+
+The PostgreSQL cases need ``$ARCHSEARCH_TEST_POSTGRESQL`` (see ``conftest.py``): they
+skip without it, and fail without it when ``CI=true``.
+"""
 
 from __future__ import annotations
 
+import math
+import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,17 +16,30 @@ import pytest
 
 from archsearch.errors import StoreError
 from archsearch.store import MemoryStore, SqlStore, Store, open_store
+from archsearch.store._sql import meta
 from archsearch.trial import Result, TrialStatus
 
 SPEC = {"space": "nb201", "strategy": {"name": "rea", "population_size": 10}, "seeds": [1, 2]}
 CELL = {"edge_0_1": "nor_conv_3x3", "edge_0_2": "none"}
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["sqlite", "postgresql"])
+def sql_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A URL to an empty SQL database of each kind."""
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("postgres_url"))
+    return f"sqlite:///{tmp_path}/s.db"
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    made: Store = (
-        MemoryStore() if request.param == "memory" else SqlStore(f"sqlite:///{tmp_path}/s.db")
-    )
+    made: Store
+    if request.param == "memory":
+        made = MemoryStore()
+    elif request.param == "sqlite":
+        made = SqlStore(f"sqlite:///{tmp_path}/s.db")
+    else:
+        made = SqlStore(request.getfixturevalue("postgres_url"))
     yield made
     made.close()
 
@@ -243,8 +263,8 @@ def test_experiments_keep_their_trials_apart(store: Store) -> None:
 # -- SQL only ---------------------------------------------------------------------------
 
 
-def test_sqlite_store_persists_across_reopening(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/persist.db"
+def test_sql_store_persists_across_reopening(sql_url: str) -> None:
+    url = sql_url
     first = SqlStore(url)
     exp = first.create_experiment("kept", SPEC).id
     start(first, exp, 0)
@@ -260,12 +280,52 @@ def test_sqlite_store_persists_across_reopening(tmp_path: Path) -> None:
     again.close()
 
 
+def test_sql_store_refuses_another_schema_version(sql_url: str) -> None:
+    first = SqlStore(sql_url)
+    with first.engine.begin() as conn:
+        conn.execute(meta.update().where(meta.c.key == "schema").values(value="999"))
+    first.close()
+    with pytest.raises(StoreError, match="schema version 999, this archsearch reads version 1"):
+        SqlStore(sql_url)
+
+
+def test_nan_metrics_of_failed_trials_round_trip(store: Store) -> None:
+    exp = store.create_experiment("e", SPEC).id
+    start(store, exp, 0)
+    nan = Result({"valid_accuracy": math.nan}, 1.0, TrialStatus.FAILED, None, None, "nan")
+    finish(store, exp, 0, nan)
+    (trial,) = store.trials(exp)
+    assert trial.state == TrialStatus.FAILED and trial.score is None
+    assert math.isnan(trial.metrics["valid_accuracy"])
+
+
+def test_unreachable_postgresql_server_raises_store_error() -> None:
+    url = "postgresql+psycopg://nobody:secret@127.0.0.1:1/none"
+    with pytest.raises(StoreError, match="storage: cannot open 'postgresql"):
+        SqlStore(url)
+
+
 def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
     store = SqlStore(f"sqlite:///{tmp_path}/wal.db")
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     store.close()
+
+
+def test_sqlite_store_waits_for_another_writer_to_switch_to_wal(tmp_path: Path) -> None:
+    # another process creating the file still writes in rollback mode: switching to WAL
+    # then fails at once with "database is locked" unless the store waits
+    path = tmp_path / "new.db"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("CREATE TABLE other (a)")
+    threading.Timer(0.2, other.execute, args=("COMMIT",)).start()
+    store = SqlStore(f"sqlite:///{path}")
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    store.close()
+    other.close()
 
 
 @pytest.mark.parametrize("url", ["not a url", "sqlite//missing-colon.db", "://nothing"])

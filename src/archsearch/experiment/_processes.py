@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing as mp
+import os
 import pickle
 import signal
 from multiprocessing.connection import Connection, wait
@@ -30,8 +31,14 @@ def _worker_main(conn: Connection, evaluator_blob: bytes) -> None:
     """A worker: evaluate candidates sent over ``conn`` until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
     evaluator = pickle.loads(evaluator_blob)
+    driver = os.getppid()
     while True:
         try:
+            # A forked worker holds copies of the driver's pipe ends, so a killed driver
+            # does not close the pipe: look for a changed parent while waiting.
+            while not conn.poll(1.0):
+                if os.getppid() != driver:
+                    return
             candidate = conn.recv()
         except (EOFError, OSError):  # the driver is gone: nothing left to do
             return
@@ -149,7 +156,10 @@ class ProcessExecutor(RealExecutor):
                 candidate = self._queue.pop(0)
                 worker.candidate, worker.start = candidate, self.now()
                 worker.deadline = worker.start + (self.timeout_s or float("inf"))
-                worker.conn.send(candidate)
+                # a worker that died while idle is found by _poll (its sentinel) and its
+                # trial failed as worker_died, so a broken pipe here is not an error
+                with contextlib.suppress(OSError):
+                    worker.conn.send(candidate)
 
     def _poll(self) -> None:
         """Wait for a result, a dead worker or a deadline, and book what happened."""

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
+import sqlite3
 import time
+import weakref
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,6 +23,7 @@ from archsearch.trial import Result, TrialStatus
 __all__ = ["SCHEMA_VERSION", "SqlStore"]
 
 SCHEMA_VERSION = 1
+_SCHEMA_ATTEMPTS = 5  # tries to create the tables when other processes race
 
 _metadata = sa.MetaData()
 
@@ -54,7 +59,8 @@ trials = sa.Table(
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("failure", sa.String(20), nullable=True),
     sa.UniqueConstraint("experiment_id", "number", name="uq_trial_number"),
-    sa.Index("ix_trials_state", "experiment_id", "state"),
+    # with the number, "the first failed trials" reads 20 index entries, not every trial
+    sa.Index("ix_trials_state", "experiment_id", "state", "number"),
     sa.Index("ix_trials_score", "experiment_id", "score"),
 )
 
@@ -96,14 +102,16 @@ _SAVE_CHECKPOINT = (
     .values(checkpoint=sa.bindparam("checkpoint"), updated_at=sa.bindparam("updated_at"))
 )
 
+# An ExperimentRecord's columns: all but the checkpoint, which can be large (a strategy's
+# whole state) and is read by load_checkpoint alone, never by `list` or `find`.
+_EXPERIMENT_COLUMNS = [c for c in experiments.c if c.name != "checkpoint"]
+
 
 def _upsert_trial_statement(dialect: str) -> Any:
     """INSERT ... ON CONFLICT (experiment_id, number) DO UPDATE, in the store's dialect."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    statement = insert(trials)
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    statement: Any = (postgresql if dialect == "postgresql" else sqlite).insert(trials)
     keep = {"id", "experiment_id", "number"}
     return statement.on_conflict_do_update(
         index_elements=[trials.c.experiment_id, trials.c.number],
@@ -124,11 +132,58 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers (dashboard, `show`) work while the driver writes; a busy
     # timeout makes concurrent writers wait instead of failing "database is locked".
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=60000")
+    _use_wal(cursor)
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _use_wal(cursor: Any, timeout_s: float = 60.0) -> None:
+    """Put the file in WAL mode (it stays so), waiting while other connections hold it.
+
+    The switch needs the file to itself and, unlike other statements, fails at once
+    with "database is locked" instead of waiting out the busy timeout: processes that
+    open a new file together would fail without this loop.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
+# PostgreSQL connections and engines of this process, for _forget_after_fork
+_SERVER_CONNECTIONS: weakref.WeakSet[Any] = weakref.WeakSet()
+_SERVER_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def _track_connection(dbapi_connection: Any, _record: Any) -> None:
+    _SERVER_CONNECTIONS.add(dbapi_connection)
+
+
+def _forget_after_fork() -> None:
+    """In a forked child (a ``fork`` worker): close the copies of the parent's sockets.
+
+    Otherwise a driver killed in mid-transaction stays connected through its workers:
+    the server keeps that transaction and its row locks, and the resumed run waits on
+    them for ever. Only the child's copies are closed (no goodbye to the server): the
+    parent's connections go on; the child's pools start afresh if it uses a store.
+    """
+    for connection in list(_SERVER_CONNECTIONS):
+        with contextlib.suppress(Exception):
+            os.close(connection.fileno())
+    _SERVER_CONNECTIONS.clear()
+    for engine in list(_SERVER_ENGINES):
+        engine.dispose(close=False)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 class SqlStore(Store):
@@ -170,12 +225,35 @@ class SqlStore(Store):
             raise StoreError(f"storage: cannot open {url!r}: {exc}") from None
         if parsed.get_backend_name() == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        else:
+            sa.event.listen(self.engine, "connect", _track_connection)
+            _SERVER_ENGINES.add(self.engine)
         self._upsert_trial = _upsert_trial_statement(parsed.get_backend_name())
         try:
-            _metadata.create_all(self.engine)
-            self._check_version()
-        except sa.exc.OperationalError as exc:
+            self._create_schema()
+        except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.IntegrityError) as exc:
             raise StoreError(f"storage: cannot open {url!r}: {exc.orig}") from None
+
+    def _create_schema(self) -> None:
+        """Create the missing tables and check the schema version.
+
+        Processes that open a new database at the same moment race to create its
+        tables; the losers fail with "already exists" or a duplicate key and look again.
+        """
+        for attempt in range(_SCHEMA_ATTEMPTS):
+            try:
+                _metadata.create_all(self.engine)
+                self._check_version()
+                return
+            except (
+                sa.exc.OperationalError,
+                sa.exc.ProgrammingError,
+                sa.exc.IntegrityError,
+            ) as exc:
+                lost_race = isinstance(exc, sa.exc.IntegrityError) or "already exists" in str(exc)
+                if not lost_race or attempt == _SCHEMA_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
 
     def _check_version(self) -> None:
         with self.engine.begin() as conn:
@@ -223,12 +301,13 @@ class SqlStore(Store):
 
     def find_experiment(self, name: str) -> ExperimentRecord | None:
         with self.engine.connect() as conn:
-            row = conn.execute(experiments.select().where(experiments.c.name == name)).first()
+            query = sa.select(*_EXPERIMENT_COLUMNS).where(experiments.c.name == name)
+            row = conn.execute(query).first()
         return self._experiment(row) if row is not None else None
 
     def list_experiments(self) -> list[ExperimentRecord]:
         with self.engine.connect() as conn:
-            rows = conn.execute(experiments.select().order_by(experiments.c.id)).all()
+            rows = conn.execute(sa.select(*_EXPERIMENT_COLUMNS).order_by(experiments.c.id)).all()
         return [self._experiment(r) for r in rows]
 
     def update_experiment(
