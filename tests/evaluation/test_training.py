@@ -140,7 +140,6 @@ def test_bad_builders_and_fidelities_are_config_errors(fashion: Path) -> None:
 
 
 def test_training_evaluator_builds_models_of_a_registered_space(fashion: Path) -> None:
-    pytest.importorskip("archsearch.models", reason="the model builders are not installed")
     from archsearch.spaces.nb201 import nb201_space
 
     evaluator = training_evaluator(

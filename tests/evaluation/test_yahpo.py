@@ -215,7 +215,9 @@ def test_batched_and_curveless_queries_agree(nb301: SurrogateBenchmark) -> None:
 
 # -- errors --------------------------------------------------------------------------
 def test_unknown_task_is_refused_with_the_allowed_ids() -> None:
-    with pytest.raises(ConfigError, match=r"task: unknown OpenML_task_id .42.; allowed: 3945, 7593"):
+    with pytest.raises(
+        ConfigError, match=r"task: unknown OpenML_task_id .42.; allowed: 3945, 7593"
+    ):
         lcbench_benchmark(task="42")
     with pytest.raises(ConfigError, match=r"benchmark\.task: unknown"):
         BENCHMARKS.create("lcbench", {"task": 1}, field="benchmark")

@@ -6,6 +6,7 @@ import json
 import statistics
 from typing import Any
 
+import optuna  # noqa: E402 - a dependency of archsearch
 import pytest
 
 from archsearch.errors import ConfigError
@@ -13,8 +14,6 @@ from archsearch.space import Choice, Int, Real, Space
 from archsearch.spaces import nb201_space
 from archsearch.strategies._tpe import TPE
 from archsearch.trial import Candidate, Result
-
-optuna = pytest.importorskip("optuna")  # an optional dependency
 
 MIXED = Space(
     {
