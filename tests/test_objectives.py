@@ -73,7 +73,13 @@ def test_infeasible_trials_are_stored_as_such_and_never_returned() -> None:
     assert infeasible and all(t.metrics["latency_ms"] > 8.0 for t in infeasible)
     assert all(t.score is None and t.error.startswith("infeasible:") for t in infeasible)
     assert summary.best_metrics["latency_ms"] <= 8.0
-    assert summary.extra["infeasible"] == len(infeasible)
+    # the latency is known from the table: infeasible cells exit early, unevaluated and
+    # not counted against the 60 trials
+    assert summary.extra["early_exits"] == len(infeasible)
+    assert summary.n_trials == 60
+    assert all(
+        t.error.endswith("(early exit)") and "valid_accuracy" not in t.metrics for t in infeasible
+    )
 
 
 def test_nsga2_beats_random_on_hypervolume() -> None:

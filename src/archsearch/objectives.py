@@ -31,6 +31,7 @@ __all__ = [
     "Objective",
     "Verdict",
     "objective_from_spec",
+    "precheck",
 ]
 
 
@@ -100,6 +101,17 @@ def _violated(constraints: Sequence[Constraint], metrics: Mapping[str, float]) -
         if reason is not None:
             return reason
     return None
+
+
+def precheck(objective: Any, estimate: Mapping[str, float]) -> str | None:
+    """The first constraint that cheap ``estimate`` metrics already violate, if any.
+
+    Only constraints on metrics present in ``estimate`` are checked, so a candidate
+    can be declared infeasible before it is evaluated (EEEA-style early exit).
+    """
+    constraints = getattr(objective, "constraints", ())
+    known = [c for c in constraints if c.metric in estimate]
+    return _violated(known, estimate)
 
 
 @dataclass(frozen=True, slots=True)

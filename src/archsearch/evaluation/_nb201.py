@@ -201,6 +201,12 @@ class NB201Benchmark(Benchmark):
             return Result(metrics, self._cost_12[i] * 200 / 12)
         return Result({"valid_accuracy": acc, "test_accuracy": acc}, self._cost_12[i] * 200 / 12)
 
+    def estimate(self, config: Any) -> dict[str, float]:
+        """Metrics known without training: the device latency (when a device is set)."""
+        if self._latency is None:
+            return {}
+        return {"latency_ms": self._latency[self.index(config)]}
+
     def truth(self, config: Any) -> dict[str, float]:
         i = self.index(config)
         return {

@@ -8,17 +8,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from archsearch.errors import StoreError
+from archsearch.errors import ConfigError, StoreError
 from archsearch.evaluation import Benchmark, Evaluator
 from archsearch.experiment._budget import Budget, RetryPolicy
 from archsearch.experiment._executors import Executor, SimulatedExecutor
-from archsearch.objectives import AnyObjective
+from archsearch.objectives import AnyObjective, precheck
 from archsearch.space import Space
 from archsearch.store import Store
 from archsearch.strategies import Strategy
 from archsearch.trial import Candidate, FailureKind, Result, TrialStatus
 
-__all__ = ["Experiment", "Summary"]
+__all__ = ["MAX_EARLY_EXITS", "Experiment", "Summary"]
+
+#: candidates in a row that may fail their constraints before the run is stopped
+MAX_EARLY_EXITS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,10 +117,12 @@ class Experiment:
         )
         self.retry = retry if retry is not None else RetryPolicy()
         self._attempts: dict[int, int] = {}  # retries used by running trials
+        self._early_exits = 0  # candidates in a row rejected by their estimates
         self._experiment_id: int | None = None
         self._n_complete = 0
         self._n_failed = 0
         self._n_infeasible = 0
+        self._n_early = 0  # early exits: stored as infeasible, not counted as evaluations
         # the incumbent: (score, number, config, metrics); multi-fidelity searches return
         # the best trial at the highest fidelity reached (as Hyperband/BOHB do)
         self._best: tuple[float, int, Any, Mapping[str, float]] | None = None
@@ -201,7 +206,37 @@ class Experiment:
                     executor.now() if executor.is_simulated else None,
                     time.time(),
                 )
-            executor.submit(candidate)
+            if not self._early_exit(candidate):
+                executor.submit(candidate)
+
+    def _early_exit(self, candidate: Candidate) -> bool:
+        """Reject a candidate whose cheap estimates already break a constraint.
+
+        Evaluators that can estimate some metrics without evaluating (a latency table,
+        a parameter count) offer ``estimate(config)``; such a candidate is stored as
+        infeasible at no cost and its strategy told at once (EEEA's early exit), so a
+        constrained search spends its budget on feasible candidates only.
+        """
+        estimate = getattr(self.evaluator, "estimate", None)
+        if estimate is None or not getattr(self.objective, "constraints", ()):
+            return False
+        metrics = estimate(candidate.config)
+        reason = precheck(self.objective, metrics)
+        if reason is None:
+            self._early_exits = 0
+            return False
+        self._early_exits += 1
+        if self._early_exits > MAX_EARLY_EXITS:
+            raise ConfigError(
+                f"objective.constraints: {MAX_EARLY_EXITS:,} candidates in a row violate "
+                f"them (last: {reason}); can the budget be met in this space?"
+            )
+        result = Result(
+            metrics, 0.0, TrialStatus.INFEASIBLE, None, None, f"infeasible: {reason} (early exit)"
+        )
+        self.strategy.tell(candidate, result)
+        self._record(candidate, result, self._clock, 0.0, False, counted=False)
+        return True
 
     def _score(self, result: Result) -> tuple[Result, bool]:
         """The result with its score(s), and whether it may become the incumbent."""
@@ -251,8 +286,16 @@ class Experiment:
         return self._experiment_id
 
     def _record(
-        self, candidate: Candidate, result: Result, end: float, wall_s: float, eligible: bool
+        self,
+        candidate: Candidate,
+        result: Result,
+        end: float,
+        wall_s: float,
+        eligible: bool,
+        *,
+        counted: bool = True,
     ) -> None:
+        """Book a finished trial; ``counted=False`` for early exits (not evaluated, free)."""
         if result.status is TrialStatus.COMPLETE:
             self._n_complete += 1
             fidelity = -math.inf if candidate.fidelity is None else candidate.fidelity
@@ -264,6 +307,8 @@ class Experiment:
             ):
                 self._best = (result.score, candidate.id, candidate.config, result.metrics)  # type: ignore[assignment]
                 self._best_fidelity = fidelity
+        elif not counted:
+            self._n_early += 1
         elif result.status is TrialStatus.INFEASIBLE:
             self._n_infeasible += 1
         else:
@@ -304,6 +349,7 @@ class Experiment:
                 "n_complete": self._n_complete,
                 "n_failed": self._n_failed,
                 "n_infeasible": self._n_infeasible,
+                "n_early": self._n_early,
                 "out_of_budget": self._out_of_budget,
                 "best": None
                 if best is None
@@ -336,6 +382,7 @@ class Experiment:
             loop = checkpoint["loop"]
             self._n_complete, self._n_failed = loop["n_complete"], loop["n_failed"]
             self._n_infeasible = loop.get("n_infeasible", 0)
+            self._n_early = loop.get("n_early", 0)
             self._out_of_budget = loop.get("out_of_budget", False)
             self._wall_before = float(loop["wall_s"])
             self._clock = float(loop.get("clock", 0.0))
@@ -404,7 +451,11 @@ class Experiment:
             n_failed=self._n_failed,
             simulated_s=clock if clock is None or math.isfinite(clock) else None,
             wall_s=wall_s,
-            extra={"infeasible": self._n_infeasible} if self._n_infeasible else {},
+            extra={
+                k: v
+                for k, v in (("infeasible", self._n_infeasible), ("early_exits", self._n_early))
+                if v
+            },
         )
 
 
