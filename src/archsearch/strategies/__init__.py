@@ -1,8 +1,8 @@
 """Search strategies: ``ask`` for candidates, ``tell`` them results.
 
 Each strategy registers a short name in :data:`archsearch.registry.STRATEGIES`. The
-LSTM controller (``lstm``, in ``archsearch.strategies._controller``) needs torch and is
-imported only when asked for, so that tabular searches start without it.
+LSTM controller (``lstm``) and predictor-based search (``predictor``) need torch and
+are imported only when asked for, so that tabular searches start without it.
 """
 
 from archsearch.registry import STRATEGIES
@@ -19,6 +19,7 @@ from archsearch.strategies._reinforce import Reinforce
 from archsearch.strategies._tpe import TPE
 
 STRATEGIES.register_lazy("lstm", "archsearch.strategies._controller")
+STRATEGIES.register_lazy("predictor", "archsearch.strategies._predictor")
 
 __all__ = [
     "ASHA",
