@@ -12,11 +12,12 @@ Usage:
    Published: GATES 0.858 at this proportion (Ning et al., ECCV 2020).
 2. Search: queries until the best cell by 200-epoch validation accuracy (the strategy
    sees exactly that metric) is evaluated, over ``--search-seeds`` seeds: the
-   predictor strategy (GATES ensemble, UCB), optionally warm-started by SynFlow scores
-   cached by ``benchmarks/zero_cost.py --out DIR`` (``--zero-cost DIR``), against random
-   search and regularized evolution (population 10, sample 3; both sample with
-   replacement, as in the NATS-Bench protocol). Runs that have not found the best cell
-   within ``--max-queries`` count as not found (the median is then a lower bound).
+   predictor strategy (3 GATES, independent Thompson sampling), optionally warm-started
+   by SynFlow scores cached by ``benchmarks/zero_cost.py --out DIR`` (``--zero-cost
+   DIR``), against random search and regularized evolution (population 10, sample 3;
+   both sample with replacement, as in the NATS-Bench protocol). Runs that have not
+   found the best cell within ``--max-queries`` count as not found (the median is then
+   a lower bound).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -125,7 +127,10 @@ def print_search(args: argparse.Namespace, pool: ProcessPoolExecutor) -> None:
     for name in names:
         cap = caps.get(name, args.max_queries)
         jobs = [(search_run, (name, s, cap, args.zero_cost)) for s in range(args.search_seeds)]
-        runs = list(pool.map(_star, jobs))
+        runs = []
+        for seed, run in enumerate(pool.map(_star, jobs)):
+            runs.append(run)
+            print(f"    {name} seed {seed}: {run[0]} queries, {run[1]:.1f} s", file=sys.stderr)
         queries = np.array([q for q, _ in runs])
         found = int(np.sum(queries <= cap))
         q25, median, q75 = np.percentile(queries, [25, 50, 75])

@@ -16,7 +16,7 @@ from archsearch.strategies._predictor import PredictorSearch
 from archsearch.trial import Candidate, Result
 
 BENCH = NB201Benchmark(fidelity=200)
-FAST = {"n_members": 2, "epochs": 15, "n_initial": 5, "refit_every": 4, "n_random": 30}
+FAST = {"n_members": 2, "steps": 15, "n_initial": 5, "refit_every": 4, "n_random": 30}
 
 
 def result_for(candidate: Candidate) -> Result:
@@ -96,7 +96,7 @@ def test_mlp_searches_a_flat_space_and_gates_refuses_it() -> None:
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"acquisition": "ei"}, r"^acquisition: unknown 'ei'; allowed: ucb, thompson, mean"),
+        ({"acquisition": "ei"}, r"^acquisition: unknown 'ei'; allowed: thompson, ucb, mean"),
         ({"n_members": 0}, r"^n_members: must be an integer >= 1, got 0"),
         ({"n_random": -1}, r"^n_random: must be an integer >= 0, got -1"),
         ({"predictor": "lstm"}, r"^model: unknown 'lstm'"),

@@ -34,11 +34,11 @@ from archsearch.trial import Candidate, Result
 __all__ = ["ACQUISITIONS", "PredictorSearch"]
 
 #: how candidates are ranked from the ensemble's standardised mean and spread
-ACQUISITIONS = ("ucb", "thompson", "mean")
+ACQUISITIONS = ("thompson", "ucb", "mean")
 
 
-def _check_options(*counts: dict[str, Any], n_random: Any = 0, acquisition: str = "ucb") -> None:
-    for name, value in (item for group in counts for item in group.items()):
+def _check_options(counts: dict[str, Any], n_random: Any, acquisition: str) -> None:
+    for name, value in counts.items():
         if not isinstance(value, int) or value < 1:
             raise ConfigError(f"{name}: must be an integer >= 1, got {value!r}")
     if not isinstance(n_random, int) or n_random < 0:
@@ -81,14 +81,18 @@ class PredictorSearch(Strategy):
         predictor: ``gates``, ``gcn`` or ``mlp``: the members' network.
         loss: the members' loss (``hinge``, ``bce``, ``listmle``, ``mse``).
         n_members: ensemble size; the spread of its members is the uncertainty.
-        epochs: training epochs of each member at each refit.
+        steps: optimiser steps of each member at each refit: full-batch epochs while
+            the data fit in one batch, then minibatches of ``batch_size``, so that a
+            refit costs about the same however many results there are.
+        batch_size: the largest minibatch.
         n_initial: results needed before the first model.
         refit_every: new results between two refits (BANANAS evaluates 10 per round).
         n_parents: the best results whose neighbours are candidates.
         n_random: fresh random samples added to the candidates at each ask.
-        acquisition: ``ucb`` (mean + ``kappa`` * spread), ``thompson`` (an independent
-            normal draw per candidate) or ``mean``. Each member's predictions are
-            standardised over the pool first, so that ranking losses can be mixed.
+        acquisition: ``thompson`` (an independent normal draw per candidate, BANANAS'
+            choice), ``ucb`` (mean + ``kappa`` * spread) or ``mean``. Each member's
+            predictions are standardised over the pool first (ranking losses give scores
+            on no fixed scale).
         kappa: the exploration weight of ``ucb``.
         prior: ``config -> float``, higher is better (e.g. a zero-cost proxy); the
             initial asks are then the best of ``n_prior_pool`` seeded samples.
@@ -106,25 +110,24 @@ class PredictorSearch(Strategy):
         predictor: str = "gates",
         loss: str = "hinge",
         n_members: int = 3,
-        epochs: int = 200,
+        steps: int = 200,
+        batch_size: int = 100,
         n_initial: int = 10,
         refit_every: int = 10,
         n_parents: int = 10,
         n_random: int = 200,
-        acquisition: str = "ucb",
+        acquisition: str = "thompson",
         kappa: float = 0.5,
         prior: Callable[[Any], float] | None = None,
         n_prior_pool: int = 1000,
         seed: int | None = None,
     ) -> None:
-        _check_options(
-            {"n_members": n_members, "epochs": epochs, "n_initial": n_initial},
-            {"refit_every": refit_every, "n_parents": n_parents, "n_prior_pool": n_prior_pool},
-            n_random=n_random,
-            acquisition=acquisition,
-        )
+        counts = {"n_members": n_members, "steps": steps, "batch_size": batch_size}
+        counts |= {"n_initial": n_initial, "refit_every": refit_every, "n_parents": n_parents}
+        _check_options(counts | {"n_prior_pool": n_prior_pool}, n_random, acquisition)
         super().__init__(space, seed=seed)
-        self.predictor, self.loss, self.n_members, self.epochs = predictor, loss, n_members, epochs
+        self.predictor, self.loss, self.n_members = predictor, loss, n_members
+        self.steps, self.batch_size = steps, batch_size
         self.n_initial, self.refit_every = n_initial, refit_every
         self.n_parents, self.n_random = n_parents, n_random
         self.acquisition, self.kappa = acquisition, float(kappa)
@@ -179,8 +182,15 @@ class PredictorSearch(Strategy):
     # -- the model ------------------------------------------------------------------------
     def _member(self, k: int, n_data: int = 0) -> NeuralPredictor:
         seed = (self._model_seed * 1_000_003 + n_data * 101 + k) % 2**31
+        batch = max(1, min(n_data, self.batch_size))
+        epochs = max(1, round(self.steps * batch / max(n_data, 1)))
         return NeuralPredictor(
-            self.space, model=self.predictor, loss=self.loss, epochs=self.epochs, seed=seed
+            self.space,
+            model=self.predictor,
+            loss=self.loss,
+            epochs=epochs,
+            batch_size=batch,
+            seed=seed,
         )
 
     def _fit(self, n_data: int) -> None:
