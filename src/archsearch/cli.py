@@ -77,6 +77,9 @@ def _build_parser() -> argparse.ArgumentParser:
     cmp = sub.add_parser("compare", help="compare strategies on a benchmark (many seeds)")
     cmp.add_argument("--benchmark", default="nb201")
     cmp.add_argument(
+        "--table", metavar="PATH", help="replay a table from `archsearch bench build` instead"
+    )
+    cmp.add_argument(
         "--dataset",
         default="cifar10",
         help="cifar10, cifar100, imagenet16-120, or several joined by commas",
@@ -95,6 +98,10 @@ def _build_parser() -> argparse.ArgumentParser:
     from archsearch.cli_latency import add_latency_parser
 
     add_latency_parser(sub)
+
+    from archsearch.cli_bench import add_bench_parser
+
+    add_bench_parser(sub)
 
     query = sub.add_parser("query", help="look up an NB201 cell in the benchmark")
     query.add_argument("arch", help="NB201 string, e.g. '|nor_conv_3x3~0|+|...|'")
@@ -163,7 +170,7 @@ def _reward_label(objective: Any) -> str:
     return str(objective.metric)
 
 
-def _print_summary(summary: Summary, storage: str, metric: str) -> None:
+def _print_summary(summary: Summary, storage: str, metric: str, evaluator: Any = None) -> None:
     best = summary.to_json()["best"]
     lines = [("experiment", summary.name), ("status", summary.status)]
     if summary.best_number is None:
@@ -180,9 +187,11 @@ def _print_summary(summary: Summary, storage: str, metric: str) -> None:
         )
         if "final_accuracy" in best:
             rank = best.get("rank")
-            rank_text = f", rank {int(rank):,} of 15,625" if rank is not None else ""
+            label = getattr(evaluator, "truth_label", "200 epochs")
+            n_archs = getattr(evaluator, "n_archs", 15_625)
+            rank_text = f", rank {int(rank):,} of {n_archs:,}" if rank is not None else ""
             lines.append(
-                ("final accuracy", f"{best['final_accuracy']:.2f} % (200 epochs){rank_text}")
+                ("final accuracy", f"{best['final_accuracy']:.2f} % ({label}){rank_text}")
             )
     lines.append(("trials", f"{summary.n_trials} ({summary.n_failed} failed)"))
     sim = f"{summary.simulated_s:,.0f} simulated s, " if summary.simulated_s is not None else ""
@@ -218,7 +227,7 @@ def _execute(spec: dict[str, Any], store: Store, name: str, storage: str, args: 
         )
         return 130
     progress.close()
-    _print_summary(summary, storage, _reward_label(experiment.objective))
+    _print_summary(summary, storage, _reward_label(experiment.objective), experiment.evaluator)
     _write_json(args.json, summary, storage)
     return 0
 
@@ -304,7 +313,7 @@ def _cmd_show(args: Any) -> int:
     )
     counts = store.count_trials(record.id)
     print("trials: " + ", ".join(f"{n} {state}" for state, n in counts.items() if n))
-    _print_summary(summary, storage, _reward_label(experiment.objective))
+    _print_summary(summary, storage, _reward_label(experiment.objective), experiment.evaluator)
     top = store.top_trials(record.id, max(args.top, 0))
     if top:
         print(f"\nbest {len(top)} trials")
@@ -328,6 +337,9 @@ def _cmd_compare(args: Any) -> int:
 
     names = [n.strip() for n in args.strategies.split(",") if n.strip()]
     datasets = [d.strip() for d in (args.dataset or "").split(",") if d.strip()] or [None]
+    bench_options = None
+    if args.table:  # a built table: its own data, no dataset to choose
+        args.benchmark, datasets, bench_options = "table", [None], {"path": args.table}
     results = {}
     for dataset in datasets:
         result = compare(
@@ -339,6 +351,7 @@ def _cmd_compare(args: Any) -> int:
             workers=args.workers,
             jobs=args.jobs,
             seed=args.seed,
+            benchmark_options=bench_options,
         )
         results[dataset] = result
         _print_comparison(args, dataset, result, several=len(datasets) > 1)
@@ -401,6 +414,8 @@ def _chosen_trials(
 
     objective = experiment.objective
     if isinstance(objective, MultiObjective):
+        import numpy as np
+
         rows = [t for t in trials if all(m in t.metrics for m in objective.metrics)]
         points = [
             [
@@ -409,7 +424,7 @@ def _chosen_trials(
             ]
             for t in rows
         ]
-        return "Pareto front", [rows[i] for i in pareto_front(points)] if rows else []
+        return "Pareto front", [rows[i] for i in pareto_front(np.asarray(points))] if rows else []
     ranked = sorted((t for t in trials if t.score is not None), key=lambda t: -t.score)
     k = max(1, round(len(ranked) * top_percent / 100)) if ranked else 0
     return f"top {top_percent:g}%", ranked[:k]
@@ -446,6 +461,12 @@ def _cmd_rules(args: Any) -> int:
     for rule in choice_rules([t.config for t in chosen], experiment.space):
         print(f"  {rule}")
     return 0
+
+
+def _cmd_bench(args: Any) -> int:
+    from archsearch.cli_bench import cmd_bench
+
+    return cmd_bench(args)
 
 
 def _cmd_latency(args: Any) -> int:
@@ -490,6 +511,7 @@ COMMANDS = {
     "compare": _cmd_compare,
     "rules": _cmd_rules,
     "latency": _cmd_latency,
+    "bench": _cmd_bench,
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import random
 from typing import Any
 
 import pytest
@@ -25,7 +26,12 @@ def make(name: str, seed: int | None = 0, space: Space | None = None) -> Strateg
     extra: dict[str, Any] = {}
     if "fidelities" in inspect.signature(factory).parameters:
         extra["fidelities"] = BENCH.fidelities  # as build_experiment passes them
-    strategy = factory(space if space is not None else nb201_space(), seed=seed, **extra)
+    space = space if space is not None else nb201_space()
+    if "configs" in inspect.signature(factory).parameters:  # evaluates a given list
+        rng = random.Random(7)
+        extra["configs"] = [space.sample(rng) for _ in range(200)]
+        extra["ladder"] = BENCH.fidelities
+    strategy = factory(space, seed=seed, **extra)
     assert isinstance(strategy, Strategy)
     return strategy
 

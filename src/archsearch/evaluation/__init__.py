@@ -16,6 +16,7 @@ from archsearch.evaluation._nb201 import (
     training_time_s,
 )
 from archsearch.evaluation._synthetic import SyntheticEvaluator
+from archsearch.evaluation._table import TableBenchmark
 from archsearch.evaluation._yahpo import SurrogateBenchmark
 from archsearch.registry import BENCHMARKS
 
@@ -32,6 +33,7 @@ __all__ = [
     "NB201Benchmark",
     "SurrogateBenchmark",
     "SyntheticEvaluator",
+    "TableBenchmark",
     "count_macs",
     "device_latency",
     "load_nb201_table",

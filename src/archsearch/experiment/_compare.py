@@ -238,7 +238,7 @@ def compare(
                 "benchmark": bench_part,
                 "budget": {"seconds": budget_s},
                 "executor": {"name": "simulated", "workers": workers},
-                "space": _space_for(benchmark),
+                "space": _space_for(benchmark, bench_part),
             }
         )
         build_experiment(spec, store=None, name="check")  # fail fast on bad options
@@ -285,6 +285,8 @@ def _dataset_option(benchmark: str) -> str:
     return "task"
 
 
-def _space_for(benchmark: str) -> str:
-    """The space a benchmark is searched in: its own name by convention."""
-    return benchmark
+def _space_for(benchmark: str, options: Mapping[str, Any]) -> Any:
+    """The space a benchmark is searched in: its ``space_spec(options)``, else its name."""
+    factory = BENCHMARKS.get_factory(benchmark, field="benchmark")
+    hook = getattr(factory, "space_spec", None)
+    return hook(options) if hook is not None else benchmark

@@ -15,6 +15,7 @@ from archsearch.strategies._mcts import MonteCarloTreeSearch
 from archsearch.strategies._nsga2 import NSGA2
 from archsearch.strategies._random import RandomSearch
 from archsearch.strategies._rea import RegularizedEvolution
+from archsearch.strategies._sequence import SequenceStrategy
 from archsearch.strategies._reinforce import Reinforce
 from archsearch.strategies._tpe import TPE
 
@@ -33,5 +34,6 @@ __all__ = [
     "RandomSearch",
     "RegularizedEvolution",
     "Reinforce",
+    "SequenceStrategy",
     "Strategy",
 ]
