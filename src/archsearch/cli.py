@@ -99,6 +99,10 @@ def _build_parser() -> argparse.ArgumentParser:
 
     add_latency_parser(sub)
 
+    from archsearch.cli_dashboard import add_dashboard_parser
+
+    add_dashboard_parser(sub, [storage])
+
     from archsearch.cli_bench import add_bench_parser
 
     add_bench_parser(sub)
@@ -475,6 +479,18 @@ def _cmd_latency(args: Any) -> int:
     return cmd_latency(args)
 
 
+def _cmd_dashboard(args: Any) -> int:
+    from archsearch.cli_dashboard import cmd_dashboard
+
+    return cmd_dashboard(args)
+
+
+def _cmd_report(args: Any) -> int:
+    from archsearch.cli_dashboard import cmd_report
+
+    return cmd_report(args)
+
+
 def _cmd_query(args: Any) -> int:
     from archsearch.evaluation import NB201Benchmark
     from archsearch.spaces.nb201 import from_arch_str, functional_key
@@ -512,6 +528,8 @@ COMMANDS = {
     "rules": _cmd_rules,
     "latency": _cmd_latency,
     "bench": _cmd_bench,
+    "dashboard": _cmd_dashboard,
+    "report": _cmd_report,
 }
 
 
