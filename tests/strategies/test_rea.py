@@ -199,3 +199,31 @@ def test_failed_results_never_join_the_population() -> None:
         assert all(score is not None and score % 4 == 2 for _, score in rea.population)
     assert len(rea.population) == 4
     assert sorted(s for _, s in rea.population) == [26.0, 30.0, 34.0, 38.0]
+
+
+# -- unique -------------------------------------------------------------------------------
+
+
+def test_unique_never_asks_a_config_twice() -> None:
+    space = nb201_space()
+    plain = RegularizedEvolution(space, seed=3)
+    unique = RegularizedEvolution(space, unique=True, seed=3)
+    keys: dict[str, list[str]] = {"plain": [], "unique": []}
+    for name, rea in (("plain", plain), ("unique", unique)):
+        for _ in range(300):
+            candidate = rea.ask()
+            keys[name].append(space.key(candidate.config))
+            rea.tell(candidate, bench_result(candidate))
+    assert len(set(keys["plain"])) < 250  # the published algorithm repeats itself
+    assert len(set(keys["unique"])) == 300
+
+
+def test_unique_round_trips_through_state_dict() -> None:
+    space = nb201_space()
+    rea = RegularizedEvolution(space, unique=True, seed=9)
+    for _ in range(40):
+        candidate = rea.ask()
+        rea.tell(candidate, bench_result(candidate))
+    copy = RegularizedEvolution(space, unique=True, seed=0)
+    copy.load_state_dict(rea.state_dict())
+    assert [copy.ask().config for _ in range(20)] == [rea.ask().config for _ in range(20)]
