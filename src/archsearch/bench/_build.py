@@ -13,14 +13,16 @@ from __future__ import annotations
 import platform
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archsearch.bench._table import BenchTable, table_key
 from archsearch.errors import ConfigError
 from archsearch.registry import SPACES
 from archsearch.space import Space, as_rng, config_key
-from archsearch.store import Store, open_store
 from archsearch.trial import TrialStatus
+
+if TYPE_CHECKING:  # the table benchmark imports this package: no store at import time
+    from archsearch.store import Store
 
 __all__ = ["build_spec", "build_table", "sample_configs", "table_from_store"]
 
@@ -249,6 +251,7 @@ def build_table(
         n_valid=n_valid,
     )
     from archsearch.experiment import build_experiment, normalize_spec
+    from archsearch.store import open_store
 
     store = open_store(storage or f"sqlite:///{out.with_suffix('.db')}")
     name = name or f"bench-{space}-{dataset}"
