@@ -2,7 +2,7 @@
 
 Usage:
     python benchmarks/zero_cost.py --out /tmp/archsearch-zc [--workers 2] [--sample 1000]
-        [--dedupe] [--skip-others]
+        [--dedupe] [--skip-others] [--export-synflow NPY]
 
 1. SynFlow of all 15,625 cells at CIFAR-10 input size (3x32x32, C=16, N=5, one
    all-ones image; float32 on a rescaled input, exact up to rounding, float64 where that
@@ -17,6 +17,11 @@ Usage:
    channels when its files are installed (no CIFAR-10 images exist here), else Gaussian
    noise. The table says which.
 
+Both parts are printed as one table, each row saying which cells it covers and what data
+it saw. ``--export-synflow NPY`` writes part 1's scores (archsearch cell-index order,
+float64) as the file archsearch ships: ``src/archsearch/evaluation/tables/
+nb201_synflow_cifar10.npy``, read by :func:`archsearch.evaluation.load_nb201_synflow`.
+
 Scores are cached as ``.npz`` files under ``--out`` (outside the repository); a second
 run prints from the cache (with the time the first run measured).
 """
@@ -29,11 +34,12 @@ import os
 import resource
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from archsearch.evaluation import NB201Benchmark
-from archsearch.evaluation.zero_cost import PROXIES, ZeroCostEvaluator
+from archsearch.evaluation.zero_cost import DATA_FREE_PROXIES, PROXIES, ZeroCostEvaluator
 from archsearch.predictors import kendall_tau, spearman_rho
 from archsearch.spaces.nb201 import cell_from_index, functional_key
 
@@ -74,7 +80,9 @@ def _cpu_s() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def synflow_all(out: Path, workers: int, dedupe: bool, seed: int) -> tuple[np.ndarray, dict]:
+def synflow_all(
+    out: Path, workers: int, dedupe: bool, seed: int
+) -> tuple[np.ndarray, dict[str, Any]]:
     """SynFlow of every cell (cached), and how it was computed."""
     cache = out / f"synflow_all_seed{seed}{'_dedupe' if dedupe else ''}.npz"
     if cache.is_file():
@@ -98,7 +106,7 @@ def synflow_all(out: Path, workers: int, dedupe: bool, seed: int) -> tuple[np.nd
     return scores, info
 
 
-def sample_scores(out: Path, n: int, workers: int, seed: int) -> tuple[np.ndarray, dict]:
+def sample_scores(out: Path, n: int, workers: int, seed: int) -> tuple[np.ndarray, dict[str, Any]]:
     """Every proxy on ``n`` seeded cells (cached): indices and one column per proxy."""
     cache = out / f"proxies_sample{n}_seed{seed}.npz"
     if cache.is_file():
@@ -117,50 +125,70 @@ def sample_scores(out: Path, n: int, workers: int, seed: int) -> tuple[np.ndarra
     columns["info"] = np.array(
         json.dumps({"batch": source, "wall_s": wall_s, "cpu_s": cpu_s, "workers": workers})
     )
-    np.savez(cache, indices=indices, **columns)
+    np.savez(cache, indices=indices, **columns)  # type: ignore[arg-type]
     return indices, columns
 
 
-def print_synflow(scores: np.ndarray, info: dict, final: np.ndarray) -> None:
-    rho = spearman_rho(scores, final)
-    how = (
-        f"{info['n_networks']:,} networks (one per functional class)"
-        if info["dedupe"]
-        else f"{info['n_networks']:,} networks (every cell)"
-    )
-    print("SynFlow, all 15,625 NB201 cells, CIFAR-10 input 3x32x32 (C=16, N=5)")
-    print(f"  scored {how} on {info['workers']} processes x 1 thread")
-    print(f"  wall time {info['wall_s']:.1f} s ({info['wall_s'] / 60:.1f} min)")
-    if "cpu_s" in info:
-        idle = info["cpu_s"] / info["workers"]
-        workers = info["workers"]
-        print(f"  CPU time {info['cpu_s']:.1f} s: {idle / 60:.1f} min on {workers} idle cores")
-    print(f"  Spearman rho vs 200-epoch CIFAR-10 accuracy: {rho:.3f} (published 0.74)")
-    print(f"  Kendall tau: {kendall_tau(scores, final):.3f}")
-
-
-def print_sample(
-    indices: np.ndarray, columns: dict, final: np.ndarray, synflow: np.ndarray
-) -> None:
-    info = json.loads(str(columns["info"]))
-    acc = final[indices]
-    print(f"\nAll proxies on {len(indices):,} sampled cells (seeded); batch: {info['batch']}")
+def print_timing(info: dict[str, Any], columns: dict[str, Any] | None) -> None:
+    """How the scores were computed (wall and CPU time of each part)."""
+    how = "one per functional class" if info["dedupe"] else "every cell"
     print(
-        f"  wall time {info['wall_s']:.1f} s on {info['workers']} processes, "
-        f"{np.mean(columns['cost_s']):.2f} s per cell for all proxies together"
+        f"SynFlow: {info['n_networks']:,} networks ({how}) on {info['workers']} processes "
+        f"x 1 thread, wall {info['wall_s']:.1f} s ({info['wall_s'] / 60:.1f} min)"
+        + (f", CPU {info['cpu_s']:.1f} s" if "cpu_s" in info else "")
     )
-    print(f"  {'proxy':<10} {'Spearman':>9} {'Kendall':>8} {'published':>10} {'NaN':>5}")
-    rows = [(name, columns[name]) for name in sorted(PROXIES)]
-    rows.append(("synflow*", synflow[indices]))
-    for name, values in rows:
+    if columns is not None:
+        sample = json.loads(str(columns["info"]))
+        print(
+            f"Sample: every proxy on {len(columns['cost_s']):,} cells on {sample['workers']} "
+            f"processes, wall {sample['wall_s']:.1f} s, CPU {sample['cpu_s']:.1f} s "
+            f"({np.mean(columns['cost_s']):.2f} s per cell for all proxies together)"
+        )
+
+
+def print_table(
+    synflow: np.ndarray,
+    final: np.ndarray,
+    sample: tuple[np.ndarray, dict[str, Any]] | None,
+) -> None:
+    """One table: SynFlow on all cells, then every proxy on the sample, batch stated."""
+    rows = [("synflow", "all 15,625", "none (all-ones input)", synflow, final)]
+    batch_note = None
+    if sample is not None:
+        indices, columns = sample
+        info = json.loads(str(columns["info"]))
+        batch_note = info["batch"]
+        n = f"sample {len(indices):,}"
+        for name in sorted(PROXIES):  # synflow again: the same networks, on the sample
+            data = "none" if name in DATA_FREE_PROXIES else "batch B"
+            rows.append((name, n, data, columns[name], final[indices]))
+    print(
+        "\nZero-cost proxies vs 200-epoch CIFAR-10 accuracy, NB201 network "
+        "(C=16, N=5), CIFAR-10 input size 3x32x32"
+    )
+    head = f"  {'proxy':<10} {'cells':<12} {'data':<22} {'Spearman':>8} {'Kendall':>8}"
+    print(f"{head} {'published':>9} {'NaN':>5}")
+    for name, cells, data, values, acc in rows:
         published = PUBLISHED.get(name)
         shown = f"{published:.2f}" if published is not None else "-"
         n_bad = int(np.sum(~np.isfinite(values)))
         print(
-            f"  {name:<10} {spearman_rho(values, acc):>9.3f} {kendall_tau(values, acc):>8.3f} "
-            f"{shown:>10} {n_bad:>5}"
+            f"  {name:<10} {cells:<12} {data:<22} {spearman_rho(values, acc):>8.3f} "
+            f"{kendall_tau(values, acc):>8.3f} {shown:>9} {n_bad:>5}"
         )
-    print("  (synflow*: the all-cells scores of part 1 on the same sample)")
+    if batch_note is not None:
+        print(f"  batch B: {batch_note} (no CIFAR-10 images exist here)")
+    print("  published: Spearman on NB201 CIFAR-10 (Abdelfattah et al., ICLR 2021, Table 2)")
+    print("  NaN: cells whose score is not finite, dropped from the correlations")
+
+
+def export_synflow(scores: np.ndarray, path: Path) -> None:
+    """Write the all-cells SynFlow scores as the project's data file (float64 .npy)."""
+    if len(scores) != N_CELLS or not np.all(np.isfinite(scores)):
+        raise SystemExit(f"--export-synflow: expected {N_CELLS} finite scores")
+    # float64: the scores reach 7e49, beyond float32
+    np.save(path, np.asarray(scores, dtype=np.float64))
+    print(f"wrote {path} ({path.stat().st_size:,} bytes)")
 
 
 def main() -> None:
@@ -171,15 +199,24 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--dedupe", action="store_true", help="one network per functional class")
     parser.add_argument("--skip-others", action="store_true", help="only SynFlow on all cells")
+    parser.add_argument(
+        "--export-synflow",
+        type=Path,
+        metavar="NPY",
+        help="also write the all-cells SynFlow scores there (the shipped data file)",
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     final = np.array(NB201Benchmark(dataset="cifar10", fidelity=200)._final)
 
     scores, info = synflow_all(args.out, args.workers, args.dedupe, args.seed)
-    print_synflow(scores, info, final)
+    sample = None
     if not args.skip_others:
-        indices, columns = sample_scores(args.out, args.sample, args.workers, args.seed)
-        print_sample(indices, columns, final, scores)
+        sample = sample_scores(args.out, args.sample, args.workers, args.seed)
+    print_timing(info, None if sample is None else sample[1])
+    print_table(scores, final, sample)
+    if args.export_synflow is not None:
+        export_synflow(scores, args.export_synflow)
 
 
 if __name__ == "__main__":

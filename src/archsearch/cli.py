@@ -103,6 +103,10 @@ def _build_parser() -> argparse.ArgumentParser:
 
     add_dashboard_parser(sub, [storage])
 
+    from archsearch.cli_diagnose import add_diagnose_parser
+
+    add_diagnose_parser(sub)
+
     from archsearch.cli_bench import add_bench_parser
 
     add_bench_parser(sub)
@@ -479,6 +483,12 @@ def _cmd_latency(args: Any) -> int:
     return cmd_latency(args)
 
 
+def _cmd_diagnose(args: Any) -> int:
+    from archsearch.cli_diagnose import cmd_diagnose
+
+    return cmd_diagnose(args)
+
+
 def _cmd_dashboard(args: Any) -> int:
     from archsearch.cli_dashboard import cmd_dashboard
 
@@ -527,6 +537,7 @@ COMMANDS = {
     "compare": _cmd_compare,
     "rules": _cmd_rules,
     "latency": _cmd_latency,
+    "diagnose": _cmd_diagnose,
     "bench": _cmd_bench,
     "dashboard": _cmd_dashboard,
     "report": _cmd_report,

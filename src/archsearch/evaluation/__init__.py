@@ -15,6 +15,7 @@ from archsearch.evaluation._nb201 import (
     nb201_devices,
     training_time_s,
 )
+from archsearch.evaluation._proxy_scores import load_nb201_synflow
 from archsearch.evaluation._synthetic import SyntheticEvaluator
 from archsearch.evaluation._table import TableBenchmark
 from archsearch.evaluation._yahpo import SurrogateBenchmark
@@ -36,6 +37,7 @@ __all__ = [
     "TableBenchmark",
     "count_macs",
     "device_latency",
+    "load_nb201_synflow",
     "load_nb201_table",
     "measure_latency",
     "nb201_devices",
