@@ -99,6 +99,10 @@ def _build_parser() -> argparse.ArgumentParser:
 
     add_latency_parser(sub)
 
+    from archsearch.cli_oneshot import add_oneshot_parser
+
+    add_oneshot_parser(sub)
+
     from archsearch.cli_dashboard import add_dashboard_parser
 
     add_dashboard_parser(sub, [storage])
@@ -501,6 +505,12 @@ def _cmd_report(args: Any) -> int:
     return cmd_report(args)
 
 
+def _cmd_oneshot(args: Any) -> int:
+    from archsearch.cli_oneshot import cmd_oneshot
+
+    return cmd_oneshot(args)
+
+
 def _cmd_query(args: Any) -> int:
     from archsearch.evaluation import NB201Benchmark
     from archsearch.spaces.nb201 import from_arch_str, functional_key
@@ -537,6 +547,7 @@ COMMANDS = {
     "compare": _cmd_compare,
     "rules": _cmd_rules,
     "latency": _cmd_latency,
+    "oneshot": _cmd_oneshot,
     "diagnose": _cmd_diagnose,
     "bench": _cmd_bench,
     "dashboard": _cmd_dashboard,

@@ -1,0 +1,136 @@
+"""``archsearch oneshot METHOD``: a weight-sharing search on a dataset, stored with its curves.
+
+``archsearch oneshot darts --dataset fashion_mnist --epochs 10`` trains DARTS' supernet
+of the NB201 cell space and prints each epoch (losses, the derived cell's inherited
+accuracy and skip connections) and the chosen cell. ``--truth TABLE.npz`` (a table
+from ``archsearch bench build``) then scores the table's cells with the trained
+supernet and reports Kendall's tau and precision@K; ``--scores-out`` writes those
+scores as the ``{arch_str: score}`` JSON that ``archsearch diagnose file:PATH`` reads.
+torch is imported only when the command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from archsearch.errors import ConfigError
+
+__all__ = ["add_oneshot_parser", "cmd_oneshot"]
+
+#: the registered methods (listed here so that building the parser imports no torch)
+METHODS = (
+    "darts",
+    "darts2",
+    "darts-es",
+    "pcdarts",
+    "gdas",
+    "setn",
+    "enas",
+    "rsps",
+    "spos",
+    "proxyless",
+)
+
+
+def add_oneshot_parser(sub: Any) -> None:
+    """Add ``oneshot`` to the ``archsearch`` subparsers."""
+    p = sub.add_parser("oneshot", help="weight-sharing search (DARTS, GDAS, ENAS, SPOS, ...)")
+    p.add_argument("method", choices=METHODS, help="the one-shot method")
+    p.add_argument("--space", default="nb201", choices=("nb201", "darts"), help="default nb201")
+    p.add_argument("--dataset", default="fashion_mnist", help="default fashion_mnist")
+    p.add_argument("--data-path", help="folder of the dataset files")
+    p.add_argument("--subset", type=int, help="images per split (default: all)")
+    p.add_argument("--epochs", type=int, default=10, help="search epochs (default 10)")
+    p.add_argument("--batch-size", type=int, default=64, help="default 64 (DARTS)")
+    p.add_argument("--channels", type=int, help="supernet channels (16)")
+    p.add_argument("--n-cells", type=int, help="cells per stage, nb201 (5); cells, darts (8)")
+    p.add_argument("--eval-images", type=int, default=2000, help="validation images (2000)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--storage", help="store URL (default $ARCHSEARCH_STORAGE or archsearch.db)")
+    p.add_argument("--name", help="experiment name (default oneshot-METHOD-SPACE-sSEED)")
+    p.add_argument("--truth", metavar="TABLE.npz", help="rank this table's cells (nb201)")
+    p.add_argument("--scores-out", metavar="PATH.json", help="write the cells' scores")
+
+
+def cmd_oneshot(args: argparse.Namespace) -> int:
+    """Run ``archsearch oneshot``; returns the exit status.
+
+    Raises:
+        ArchsearchError: for a user error (the CLI prints it and exits 2).
+    """
+    from archsearch.data import get_dataset
+    from archsearch.oneshot import ONESHOT, darts_recipe
+    from archsearch.store import open_store
+    from archsearch.training import Recipe
+
+    model: dict[str, int] = {}
+    if args.channels is not None:
+        model["channels"] = args.channels
+    if args.n_cells is not None:
+        model["n_cells" if args.space == "nb201" else "n_layers"] = args.n_cells
+    recipe = Recipe(**{**darts_recipe(args.epochs).to_json(), "batch_size": args.batch_size})
+    method = ONESHOT.create(
+        args.method,
+        {"recipe": recipe, "model": model, "eval_images": args.eval_images},
+        field="method",
+        space=args.space,
+    )
+    truth = _load_truth(args.truth) if args.truth else None
+    data = get_dataset(args.dataset, path=args.data_path, subset=args.subset)
+    store = open_store(args.storage)
+    result = method.search(data, seed=args.seed, device=args.device, store=store, name=args.name)
+    _print_history(result.history)
+    print(f"chosen: {result.arch}")
+    print(
+        f"search time {result.wall_s:.1f} s" + (", stopped early" if result.stopped_early else "")
+    )
+    if truth is not None and result.estimator is not None:
+        _rank(result.estimator, truth, args.scores_out)
+    return 0
+
+
+def _load_truth(path: str) -> Any:
+    from archsearch.bench import BenchTable
+
+    table = BenchTable.load(path)
+    if table.space != "nb201":
+        raise ConfigError(f"--truth: {path} is a table of {table.space!r}; nb201 is needed")
+    return table
+
+
+def _rank(estimator: Any, table: Any, scores_out: str | None) -> None:
+    from archsearch.oneshot import rank_supernet, write_scores
+
+    fidelity = table.fidelities[-1]
+    truth = table.column("valid_accuracy", fidelity)
+    ranking = rank_supernet(estimator, table.configs, table.arch_strs, list(truth))
+    precision = ", ".join(f"P@{k} {v:.2f}" for k, v in ranking.precision.items())
+    print(
+        f"supernet ranking of {ranking.n} cells against {fidelity:g}-epoch validation accuracy: "
+        f"Kendall tau {ranking.kendall_tau:.3f}, {precision}"
+    )
+    if ranking.diagnosis is not None:
+        print(f"diagnosis: {ranking.diagnosis.get('verdict', '')}")
+    if scores_out:
+        print(f"scores written to {write_scores(ranking.scores, scores_out)}")
+
+
+def _print_history(history: list[dict[str, Any]]) -> None:
+    rows = [("epoch", "train loss", "train acc", "valid acc", "skips", "time s", "derived")]
+    for row in history:
+        rows.append(
+            (
+                str(row["epoch"]),
+                f"{row['train_loss']:.3f}",
+                f"{row['train_accuracy']:.1f}",
+                f"{row['valid_accuracy']:.1f}",
+                str(int(row["skip_count"])),
+                f"{row['epoch_s']:.1f}",
+                row["arch"],
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
