@@ -15,8 +15,8 @@ from archsearch.strategies._mcts import MonteCarloTreeSearch
 from archsearch.strategies._nsga2 import NSGA2
 from archsearch.strategies._random import RandomSearch
 from archsearch.strategies._rea import RegularizedEvolution
-from archsearch.strategies._sequence import SequenceStrategy
 from archsearch.strategies._reinforce import Reinforce
+from archsearch.strategies._sequence import SequenceStrategy
 from archsearch.strategies._tpe import TPE
 
 STRATEGIES.register_lazy("lstm", "archsearch.strategies._controller")
