@@ -205,7 +205,7 @@ class MnasNetReward:
         if acc is None or lat is None or lat <= 0:
             return None
         w = self.alpha if lat <= self.target else self.beta
-        return acc * (lat / self.target) ** w
+        return float(acc * (lat / self.target) ** w)
 
     def judge(self, metrics: Mapping[str, float]) -> Verdict:
         score = self.score(metrics)

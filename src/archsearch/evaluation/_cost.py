@@ -71,7 +71,12 @@ def measure_latency(
     previous = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
-    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    on_cuda = device.startswith("cuda")
+
+    def sync() -> None:
+        if on_cuda:
+            torch.cuda.synchronize()
+
     times = []
     try:
         with torch.inference_mode():

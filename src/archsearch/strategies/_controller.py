@@ -105,7 +105,9 @@ class _Adam:
             m.lerp_(grad, 1 - beta1)
             v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
             denom = torch.empty_like(v)
-            for part, out in zip(v.view(-1).split(2048), denom.view(-1).split(2048), strict=True):
+            flat_v, flat_d = v.view(-1), denom.view(-1)
+            parts = (torch.split(flat_v, 2048), torch.split(flat_d, 2048))
+            for part, out in zip(*parts, strict=True):
                 torch.sqrt(part, out=out)
             param.addcdiv_(m, denom.div_(root_bc2).add_(eps), value=-step_size)
 
