@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import gzip
 import json
-import struct
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,22 +24,10 @@ from archsearch.trial import Result, TrialStatus
 MODEL = {"channels": 4, "n_cells": 1}
 
 
-def _idx(path: Path, array: np.ndarray) -> None:
-    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
-    path.write_bytes(gzip.compress(header + array.tobytes()))
-
-
 @pytest.fixture(scope="module")
-def fashion(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def fashion(fake_fashion: Callable[..., Path]) -> Path:
     """A small Fashion-MNIST stand-in (8x8 images, learnable labels) in the IDX format."""
-    folder = tmp_path_factory.mktemp("fashion-mnist")
-    rng = np.random.default_rng(0)
-    for prefix, n in (("train", 96), ("t10k", 32)):
-        labels = rng.integers(0, 10, n).astype(np.uint8)
-        images = rng.integers(0, 100, (n, 8, 8)).astype(np.uint8) + 15 * labels[:, None, None]
-        _idx(folder / f"{prefix}-images-idx3-ubyte.gz", images)
-        _idx(folder / f"{prefix}-labels-idx1-ubyte.gz", labels)
-    return folder
+    return fake_fashion(size=8, n_train=96, n_test=32, seed=0)
 
 
 def _options(fashion: Path, tmp: Path) -> dict[str, Any]:

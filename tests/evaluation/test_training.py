@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import gzip
 import pickle
-import struct
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -36,22 +34,10 @@ def build(arch: Any) -> nn.Module:
     )
 
 
-def _idx(path: Path, array: np.ndarray) -> None:
-    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
-    path.write_bytes(gzip.compress(header + array.tobytes()))
-
-
 @pytest.fixture(scope="module")
-def fashion(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def fashion(fake_fashion: Callable[..., Path]) -> Path:
     """A small fake Fashion-MNIST (6x6 images, learnable labels) in the IDX format."""
-    folder = tmp_path_factory.mktemp("fashion-mnist")
-    rng = np.random.default_rng(0)
-    for prefix, n in (("train", 128), ("t10k", 32)):
-        labels = rng.integers(0, 10, n).astype(np.uint8)
-        images = rng.integers(0, 100, (n, 6, 6)).astype(np.uint8) + 15 * labels[:, None, None]
-        _idx(folder / f"{prefix}-images-idx3-ubyte.gz", images)
-        _idx(folder / f"{prefix}-labels-idx1-ubyte.gz", labels)
-    return folder
+    return fake_fashion(size=6, n_train=128, n_test=32, seed=0)
 
 
 def _evaluator(fashion: Path, **options: Any) -> TrainingEvaluator:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import gzip
-import struct
+from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from archsearch.experiment import build_experiment, normalize_spec
@@ -15,22 +13,10 @@ from archsearch.store import open_store
 from archsearch.trial import TrialStatus
 
 
-def _idx(path: Path, array: np.ndarray) -> None:
-    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
-    path.write_bytes(gzip.compress(header + array.tobytes()))
-
-
 @pytest.fixture(scope="module")
-def fashion(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def fashion(fake_fashion: Callable[..., Path]) -> Path:
     """A small Fashion-MNIST stand-in (8x8 images, learnable labels) in the IDX format."""
-    folder = tmp_path_factory.mktemp("fashion-mnist")
-    rng = np.random.default_rng(1)
-    for prefix, n in (("train", 96), ("t10k", 32)):
-        labels = rng.integers(0, 10, n).astype(np.uint8)
-        images = rng.integers(0, 100, (n, 8, 8)).astype(np.uint8) + 15 * labels[:, None, None]
-        _idx(folder / f"{prefix}-images-idx3-ubyte.gz", images)
-        _idx(folder / f"{prefix}-labels-idx1-ubyte.gz", labels)
-    return folder
+    return fake_fashion(size=8, n_train=96, n_test=32, seed=1)
 
 
 def test_rea_over_nb201_and_recipes_trains_and_stores_both_parts(
