@@ -26,7 +26,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -45,6 +45,7 @@ __all__ = [
     "FactorizedReduce",
     "SepConv",
     "darts_model",
+    "darts_skeleton",
     "drop_path",
     "nb301_model",
     "nb301_to_darts",
@@ -179,6 +180,38 @@ class DartsCell(nn.Module):
         return torch.cat(states[2:], dim=1)
 
 
+def darts_skeleton(
+    make_cell: Callable[[int, int, int, bool, bool], nn.Module],
+    *,
+    channels: int,
+    n_layers: int,
+    in_channels: int = 3,
+    stem_multiplier: int = 3,
+) -> tuple[nn.Sequential, nn.ModuleList, int]:
+    """The DARTS network's stem and ``n_layers`` cells, reductions at 1/3 and 2/3 depth.
+
+    ``make_cell(c_pp, c_p, c, is_reduction, is_reduction_prev)`` builds one cell (with an
+    ``out_channels`` attribute) from the channels of the two previous outputs and its
+    own; the channels double at each reduction. Returns ``(stem, cells, c_out)``. The
+    network here and the one-shot supernet share it, so both have the same skeleton.
+    """
+    c_stem = stem_multiplier * channels
+    stem = nn.Sequential(
+        nn.Conv2d(in_channels, c_stem, 3, padding=1, bias=False), nn.BatchNorm2d(c_stem)
+    )
+    c_pp, c_p, c = c_stem, c_stem, channels
+    cells = nn.ModuleList()
+    is_reduction_prev = False
+    for index in range(n_layers):
+        is_reduction = index in (n_layers // 3, 2 * n_layers // 3)
+        c = 2 * c if is_reduction else c
+        cell = make_cell(c_pp, c_p, c, is_reduction, is_reduction_prev)
+        cells.append(cell)
+        out: Any = cell.out_channels
+        c_pp, c_p, is_reduction_prev = c_p, int(out), is_reduction
+    return stem, cells, c_p
+
+
 class DartsNetwork(nn.Module):
     """DARTS' CIFAR network (``NetworkCIFAR`` without the auxiliary head).
 
@@ -206,26 +239,20 @@ class DartsNetwork(nn.Module):
     ) -> None:
         super().__init__()
         self.drop_path_prob = drop_path_prob
-        c_stem = stem_multiplier * channels
-        self.stem = nn.Sequential(
-            nn.Conv2d(in_channels, c_stem, 3, padding=1, bias=False), nn.BatchNorm2d(c_stem)
-        )
-        c_pp, c_p, c = c_stem, c_stem, channels
-        self.cells = nn.ModuleList()
-        is_reduction_prev = False
-        for index in range(n_layers):
-            is_reduction = index in (n_layers // 3, 2 * n_layers // 3)
-            c = 2 * c if is_reduction else c
-            cell = DartsCell(
-                config["reduce" if is_reduction else "normal"],
-                c_pp,
-                c_p,
-                c,
-                is_reduction=is_reduction,
-                is_reduction_prev=is_reduction_prev,
+
+        def make_cell(c_pp: int, c_p: int, c: int, reduction: bool, after: bool) -> DartsCell:
+            genotype = config["reduce" if reduction else "normal"]
+            return DartsCell(
+                genotype, c_pp, c_p, c, is_reduction=reduction, is_reduction_prev=after
             )
-            self.cells.append(cell)
-            c_pp, c_p, is_reduction_prev = c_p, cell.out_channels, is_reduction
+
+        self.stem, self.cells, c_p = darts_skeleton(
+            make_cell,
+            channels=channels,
+            n_layers=n_layers,
+            in_channels=in_channels,
+            stem_multiplier=stem_multiplier,
+        )
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(c_p, n_classes)
 

@@ -35,7 +35,7 @@ from torch import nn
 
 from archsearch.errors import ConfigError
 from archsearch.models._ops import ReLUConvBN, Zero, check_positive
-from archsearch.models.darts import FactorizedReduce
+from archsearch.models.darts import FactorizedReduce, darts_skeleton
 from archsearch.models.darts import _make_op as _darts_op
 from archsearch.models.nb201 import ResNetBasicBlock
 from archsearch.models.nb201 import _make_op as _nb201_op
@@ -447,27 +447,21 @@ class _DartsSupernet(Supernet):
         check_positive(channels=channels, n_layers=n_layers, in_channels=in_channels)
         _check_partial(partial, channels)
         self.node_edges = cells.node_edges
-        c_stem = 3 * channels
-        self.stem = nn.Sequential(
-            nn.Conv2d(in_channels, c_stem, 3, padding=1, bias=False), nn.BatchNorm2d(c_stem)
-        )
-        c_pp, c_p, c = c_stem, c_stem, channels
-        self.cells = nn.ModuleList()
-        is_reduction_prev = False
-        for index in range(n_layers):
-            is_reduction = index in (n_layers // 3, 2 * n_layers // 3)
-            c = 2 * c if is_reduction else c
-            cell = _DartsSearchCell(
+
+        def make_cell(c_pp: int, c_p: int, c: int, reduction: bool, after: bool) -> nn.Module:
+            return _DartsSearchCell(
                 cells,
                 c_pp,
                 c_p,
                 c,
-                is_reduction=is_reduction,
-                is_reduction_prev=is_reduction_prev,
+                is_reduction=reduction,
+                is_reduction_prev=after,
                 partial=partial,
             )
-            self.cells.append(cell)
-            c_pp, c_p, is_reduction_prev = c_p, cell.out_channels, is_reduction
+
+        self.stem, self.cells, c_p = darts_skeleton(
+            make_cell, channels=channels, n_layers=n_layers, in_channels=in_channels
+        )
         self.classifier = nn.Linear(c_p, n_classes)
 
     def forward(self, x: torch.Tensor, route: Route) -> torch.Tensor:
