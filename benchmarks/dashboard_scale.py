@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from store_scale import NAME, fill  # noqa: E402
+from store_scale import NAME, fill, trial_row  # noqa: E402
 
 from archsearch.evaluation import NB201Benchmark  # noqa: E402
 from archsearch.experiment import Budget, Experiment, SimulatedExecutor  # noqa: E402
@@ -90,34 +90,11 @@ def make_store(path: Path, n_trials: int) -> tuple[float, float]:
     ran = time.perf_counter() - t0
     record = memory.find_experiment(NAME)
     assert record is not None
-    rows = [_row(t) for t in memory.trials(record.id)]
+    rows = [trial_row(t) for t in memory.trials(record.id)]
     inserted = fill(
         f"sqlite:///{path}", spec, rows, memory.load_checkpoint(record.id), summary.to_json()
     )
     return ran, inserted
-
-
-def _row(t: Any) -> dict[str, Any]:
-    import json
-
-    def finite(v: float | None) -> float | None:
-        return None if v is None or v != v or abs(v) == float("inf") else v
-
-    return {
-        "number": t.number,
-        "config": json.dumps(t.config, separators=(",", ":")),
-        "fidelity": t.fidelity,
-        "state": str(t.state),
-        "metrics": json.dumps(dict(t.metrics), separators=(",", ":")),
-        "score": finite(t.score),
-        "cost_s": finite(t.cost_s),
-        "sim_start": t.sim_start,
-        "sim_end": t.sim_end,
-        "started_at": t.started_at,
-        "ended_at": t.ended_at,
-        "error": t.error,
-        "failure": t.failure,
-    }
 
 
 def serve(path: Path) -> tuple[subprocess.Popen[bytes], str]:

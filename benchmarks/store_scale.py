@@ -67,6 +67,26 @@ def _finite(value: float | None) -> float | None:
     return None if value is None or value != value or abs(value) == float("inf") else value
 
 
+def trial_row(t: Any) -> dict[str, Any]:
+    """A stored trial as a row of the store's trials table (for a bulk insert)."""
+    dumps = json.dumps
+    return {
+        "number": t.number,
+        "config": dumps(t.config, separators=(",", ":")),
+        "fidelity": t.fidelity,
+        "state": str(t.state),
+        "metrics": dumps(dict(t.metrics), separators=(",", ":")),
+        "score": _finite(t.score),
+        "cost_s": _finite(t.cost_s),
+        "sim_start": t.sim_start,
+        "sim_end": t.sim_end,
+        "started_at": t.started_at,
+        "ended_at": t.ended_at,
+        "error": t.error,
+        "failure": t.failure,
+    }
+
+
 def make_rows(n_trials: int) -> tuple[dict[str, Any], list[dict[str, Any]], Any, Any]:
     """The spec, trial rows, last checkpoint and summary of a real run of ``n_trials``."""
     spec = _spec(n_trials)
@@ -74,25 +94,7 @@ def make_rows(n_trials: int) -> tuple[dict[str, Any], list[dict[str, Any]], Any,
     summary = build_experiment(spec, store=memory, name=NAME).run()
     record = memory.find_experiment(NAME)
     assert record is not None
-    dumps = json.dumps
-    rows = [
-        {
-            "number": t.number,
-            "config": dumps(t.config, separators=(",", ":")),
-            "fidelity": t.fidelity,
-            "state": str(t.state),
-            "metrics": dumps(dict(t.metrics), separators=(",", ":")),
-            "score": _finite(t.score),
-            "cost_s": _finite(t.cost_s),
-            "sim_start": t.sim_start,
-            "sim_end": t.sim_end,
-            "started_at": t.started_at,
-            "ended_at": t.ended_at,
-            "error": t.error,
-            "failure": t.failure,
-        }
-        for t in memory.trials(record.id)
-    ]
+    rows = [trial_row(t) for t in memory.trials(record.id)]
     return spec, rows, memory.load_checkpoint(record.id), summary.to_json()
 
 
