@@ -1,15 +1,17 @@
 """Multi-fidelity search on LCBench: how soon do Hyperband, ASHA and BOHB match random search?
 
 Usage:
-    python benchmarks/lcbench_multifidelity.py [--runs 20] [--tasks all] [--plot PNG]
+    python benchmarks/lcbench_multifidelity.py [--runs 20] [--tasks all] [--trainings 50]
+        [--plot PNG] [--json PATH]
 
-For each LCBench task (YAHPO surrogate, epochs 1..52): the budget is 50 times the
-median 52-epoch training time of 20 random configs; random search trains every
-config for 52 epochs, the multi-fidelity strategies climb the rungs 1, 3, 9, 27, 52
-(eta 3). Every strategy runs ``--runs`` seeds; its anytime curve is the mean over
-seeds of the 52-epoch validation accuracy of its incumbent. Printed per task: the
-fraction of the budget each strategy needs to reach random search's final mean
-accuracy (``>1``: not within the budget), then the median over tasks. The plot shows,
+For each LCBench task (YAHPO surrogate, epochs 1..52): the budget is ``--trainings``
+(default 50) times the median 52-epoch training time of 20 random configs; random
+search trains every config for 52 epochs, the multi-fidelity strategies climb the
+rungs 3, 9, 27, 52 (eta 3; ``PROTOCOL_OPTIONS`` in ``archsearch.experiment``).
+Every strategy runs ``--runs`` seeds; its anytime curve is the mean over seeds of the
+52-epoch validation accuracy of its incumbent. Printed per task: the fraction of the
+budget each strategy needs to reach random search's final mean accuracy (``>1``: not
+within the budget), then the median over tasks. The plot shows,
 against the fraction of the budget, the share of tasks on which each strategy has
 reached random search's final accuracy.
 """
@@ -30,7 +32,10 @@ from archsearch.experiment import compare
 from archsearch.spaces import lcbench_space
 from archsearch.spaces._configspace import load_json, yahpo_dir
 
-STRATEGIES = ("random", "hyperband", "asha", "bohb")
+# successive halving (Hyperband's widest bracket alone) shows what Hyperband's hedging
+# brackets cost where 3 epochs already rank the configs well
+STRATEGIES = ("random", "hyperband", "successive_halving", "asha", "bohb")
+WIDTH = {name: max(10, len(name)) for name in STRATEGIES}
 BUDGET_FULL_TRAININGS = 50
 
 
@@ -43,11 +48,11 @@ def tasks() -> list[str]:
     raise SystemExit("lcbench: no OpenML_task_id in the config space")
 
 
-def budget_for(task: str) -> float:
+def budget_for(task: str, trainings: float = BUDGET_FULL_TRAININGS) -> float:
     bench = lcbench_benchmark(task=task, with_curve=False)
     space = lcbench_space()
     full = [bench.evaluate(space.sample(seed=i), 52).cost_s for i in range(20)]
-    return BUDGET_FULL_TRAININGS * statistics.median(full)
+    return trainings * statistics.median(full)
 
 
 def time_to_reach(curve: list[float | None], target: float) -> float:
@@ -63,6 +68,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--tasks", default="all", help="comma-separated task ids, or all")
+    parser.add_argument(
+        "--trainings",
+        type=float,
+        default=BUDGET_FULL_TRAININGS,
+        help="budget in median 52-epoch trainings",
+    )
     parser.add_argument("--plot", default="lcbench-multifidelity.png")
     parser.add_argument("--json", metavar="PATH")
     args = parser.parse_args()
@@ -72,14 +83,14 @@ def main() -> None:
     rows: list[dict[str, Any]] = []
     print(
         f"LCBench, {args.runs} runs per strategy and task, budget = "
-        f"{BUDGET_FULL_TRAININGS} median 52-epoch trainings"
+        f"{args.trainings:g} median 52-epoch trainings"
     )
     print(
         f"{'task':>7} {'budget s':>10} {'random final':>13} "
-        + " ".join(f"{s:>10}" for s in STRATEGIES[1:])
+        + " ".join(f"{s:>{WIDTH[s]}}" for s in STRATEGIES[1:])
     )
     for task in chosen:
-        budget = budget_for(task)
+        budget = budget_for(task, args.trainings)
         result = compare(
             benchmark="lcbench",
             dataset=task,
@@ -96,13 +107,14 @@ def main() -> None:
             row[name] = frac
         rows.append(row)
         cells = " ".join(
-            f"{row[s]:>10.2f}" if row[s] != float("inf") else f"{'>1':>10}" for s in STRATEGIES[1:]
+            f"{row[s]:>{WIDTH[s]}.2f}" if row[s] != float("inf") else f"{'>1':>{WIDTH[s]}}"
+            for s in STRATEGIES[1:]
         )
         print(f"{task:>7} {budget:>10.0f} {target:>12.2f}% {cells}")
     medians = {s: statistics.median(v) for s, v in fractions.items()}
     print(
         f"{'median':>7} {'':>10} {'':>13} "
-        + " ".join(f"{medians[s]:>10.2f}" for s in STRATEGIES[1:])
+        + " ".join(f"{medians[s]:>{WIDTH[s]}.2f}" for s in STRATEGIES[1:])
     )
     print(
         "(fraction of the budget needed to reach random search's final accuracy; "

@@ -13,7 +13,7 @@ from archsearch.experiment import Budget, Experiment, SimulatedExecutor
 from archsearch.objectives import Objective
 from archsearch.space import Int, Space
 from archsearch.spaces import nb201_space
-from archsearch.strategies._hyperband import ASHA, Hyperband, rung_ladder
+from archsearch.strategies._hyperband import ASHA, Hyperband, SuccessiveHalving, rung_ladder
 from archsearch.trial import Candidate, Result
 
 SPACE = Space({"x": Int(0, 999)})
@@ -104,6 +104,27 @@ def test_successive_halving_promotes_exactly_the_top_third() -> None:
         hb.tell(candidate, toy(candidate))
     (third,) = ask_all(hb)
     assert (third.config["x"], third.fidelity) == (top3[0], 9.0)
+
+
+def run_brackets(strategy: Hyperband, n_brackets: int) -> list[tuple[float, int]]:
+    """(bottom fidelity, configs asked there) of each bracket, scoring by ``toy``."""
+    starts: list[tuple[float, int]] = []
+    while len(starts) < n_brackets:
+        before = strategy._n_brackets
+        batch = ask_all(strategy)
+        if strategy._n_brackets > before:
+            starts.append((batch[0].fidelity, len(batch)))  # type: ignore[arg-type]
+        for candidate in batch:
+            strategy.tell(candidate, toy(candidate))
+    return starts
+
+
+def test_successive_halving_repeats_the_widest_bracket_hyperband_cycles() -> None:
+    fidelities = (1, 3, 9)  # rungs 1, 3, 9: brackets s = 2, 1, 0
+    hyperband = run_brackets(Hyperband(SPACE, fidelities=fidelities, seed=0), 4)
+    assert hyperband == [(1.0, 9), (3.0, 5), (9.0, 3), (1.0, 9)]
+    sh = run_brackets(SuccessiveHalving(SPACE, fidelities=fidelities, seed=0), 4)
+    assert sh == [(1.0, 9)] * 4
 
 
 def test_hyperband_returns_none_while_a_rung_waits() -> None:

@@ -59,6 +59,7 @@ PROTOCOL_OPTIONS: dict[str, dict[str, dict[str, Any]]] = {
         },
         # multi-fidelity strategies likewise search at 12 epochs on NB201
         "hyperband": {"min_fidelity": 12, "max_fidelity": 12},
+        "successive_halving": {"min_fidelity": 12, "max_fidelity": 12},
         "asha": {"min_fidelity": 12, "max_fidelity": 12},
     },
     # LCBench's surrogate at epoch 1 ranks configs no better than chance (Spearman
@@ -66,6 +67,7 @@ PROTOCOL_OPTIONS: dict[str, dict[str, dict[str, Any]]] = {
     # costs 2-13 % of 52 epochs: the rungs start at 3 epochs (3, 9, 27, 52 with eta 3)
     "lcbench": {
         "hyperband": {"min_fidelity": 3},
+        "successive_halving": {"min_fidelity": 3},
         "asha": {"min_fidelity": 3},
         "bohb": {"min_fidelity": 3},
     },

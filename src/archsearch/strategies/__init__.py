@@ -9,7 +9,7 @@ from archsearch.registry import STRATEGIES
 from archsearch.strategies._base import Strategy
 from archsearch.strategies._bohb import BOHB
 from archsearch.strategies._grid import GridSearch
-from archsearch.strategies._hyperband import ASHA, Hyperband
+from archsearch.strategies._hyperband import ASHA, Hyperband, SuccessiveHalving
 from archsearch.strategies._local import LocalSearch
 from archsearch.strategies._mcts import MonteCarloTreeSearch
 from archsearch.strategies._nsga2 import NSGA2
@@ -36,4 +36,5 @@ __all__ = [
     "Reinforce",
     "SequenceStrategy",
     "Strategy",
+    "SuccessiveHalving",
 ]

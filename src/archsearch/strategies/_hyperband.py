@@ -1,4 +1,5 @@
-"""Successive halving over fidelities: Hyperband (Li et al. 2018), ASHA (Li et al. 2020).
+"""Successive halving over fidelities: SH (Jamieson & Talwalkar 2016), Hyperband (Li et al.
+2018), ASHA (Li et al. 2020).
 
 A multi-fidelity strategy evaluates many configs cheaply (few epochs) and promotes the
 best to dearer fidelities. A promotion is the same config proposed again at the next
@@ -17,7 +18,7 @@ from archsearch.space import Space
 from archsearch.strategies._base import Strategy
 from archsearch.trial import Candidate, Result
 
-__all__ = ["ASHA", "Hyperband", "MultiFidelityStrategy", "rung_ladder"]
+__all__ = ["ASHA", "Hyperband", "MultiFidelityStrategy", "SuccessiveHalving", "rung_ladder"]
 
 _TOLERANCE = 1e-9
 
@@ -303,6 +304,33 @@ class Hyperband(MultiFidelityStrategy):
         super().load_state_dict(state)
         self._n_brackets = int(state["n_brackets"])
         self._active = [_Bracket.from_json(data) for data in state["active"]]
+
+
+@STRATEGIES.register("successive_halving")
+class SuccessiveHalving(Hyperband):
+    """Synchronous successive halving: Hyperband's most aggressive bracket, run again and again.
+
+    Every bracket starts ``eta**K`` random configs at the bottom rung (``K + 1`` rungs)
+    and keeps the best ``1/eta`` at each rung up to the top. Hyperband hedges against
+    low fidelities that rank badly by also running the brackets that start higher;
+    successive halving does not, so it is the faster of the two where the bottom rung
+    already ranks well, and the slower where it does not.
+
+    Args:
+        space, fidelities, min_fidelity, max_fidelity, eta, max_brackets, seed: see
+            :class:`Hyperband`.
+
+    Example:
+        >>> from archsearch.spaces import nb201_space
+        >>> sh = SuccessiveHalving(nb201_space(), fidelities=range(1, 53), min_fidelity=3)
+        >>> sh.rungs, sh.bracket_sizes(len(sh.rungs) - 1)
+        ((3.0, 9.0, 27.0, 52.0), [27, 9, 3, 1])
+    """
+
+    def _start_bracket(self) -> _Bracket:
+        top = len(self.rungs) - 1
+        self._n_brackets += 1
+        return _Bracket(0, self.bracket_sizes(top))
 
 
 @STRATEGIES.register("asha")
