@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import statistics
 from typing import Any
 
+import numpy as np
 import pytest
 
 from archsearch.errors import ConfigError
@@ -15,7 +17,7 @@ from archsearch.experiment import Budget, Experiment, SimulatedExecutor
 from archsearch.objectives import Objective
 from archsearch.space import Choice, Int, Real, Space
 from archsearch.spaces import nb201_space
-from archsearch.strategies._bohb import BOHB, _from_unit, _to_unit
+from archsearch.strategies._bohb import BOHB, _Encoder, _from_unit, _to_unit
 from archsearch.trial import Candidate, Result
 
 BEST = 2  # the best option of every decision in the toy space
@@ -103,6 +105,23 @@ def test_unit_coding_round_trips(domain: Any, values: list[float]) -> None:
         unit = _to_unit(domain, value)
         assert 0 <= unit <= 1 or isinstance(domain, Choice)
         assert _from_unit(domain, unit) == pytest.approx(value)
+
+
+def test_flat_space_rows_match_the_genome_coding() -> None:
+    # look-alike options (1 == True == 1.0) must keep their own columns' indices
+    space = Space({"a": Choice([1, True, "x"]), "b": Choice([0.0, False, 2]), "c": Choice(["k"])})
+    fast, slow = _Encoder(space), _Encoder(space)
+    slow.is_flat = False  # the genome path, decision by decision
+    rng = random.Random(0)
+    configs = [{"a": True, "b": False, "c": "k"}] + [space.sample(rng) for _ in range(40)]
+    for config in configs:
+        row = fast.encode(config)
+        assert row == slow.encode(config)
+        decoded = fast.decode(np.asarray(row), rng)
+        assert decoded == config
+        assert [type(v) for v in decoded.values()] == [type(v) for v in config.values()]
+    with pytest.raises(ConfigError, match="a"):
+        fast.encode({"a": "nope", "b": 2, "c": "k"})
 
 
 # -- the model --------------------------------------------------------------------------

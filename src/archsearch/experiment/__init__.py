@@ -1,7 +1,13 @@
 """Experiments: the search loop, executors, budgets, and configs."""
 
 from archsearch.experiment._budget import Budget, RetryPolicy
-from archsearch.experiment._compare import DEFAULT_BUDGETS, PUBLISHED, compare, published
+from archsearch.experiment._compare import (
+    DEFAULT_BUDGETS,
+    PUBLISHED,
+    compare,
+    protocol_options,
+    published,
+)
 from archsearch.experiment._executors import Executor, InlineExecutor, SimulatedExecutor
 from archsearch.experiment._loop import Experiment, Summary
 from archsearch.experiment._processes import ProcessExecutor
@@ -23,5 +29,6 @@ __all__ = [
     "compare",
     "load_spec",
     "normalize_spec",
+    "protocol_options",
     "published",
 ]

@@ -11,6 +11,7 @@ import numpy as np
 from archsearch.errors import ConfigError
 from archsearch.registry import STRATEGIES
 from archsearch.space import Choice, Domain, Int, Real, Space
+from archsearch.space._nodes import DictNode
 from archsearch.strategies._hyperband import Hyperband
 from archsearch.trial import Candidate, Result
 
@@ -60,9 +61,14 @@ class _Encoder:
     def __init__(self, space: Space) -> None:
         self.space = space
         # flat dicts of constant choices: every config has the same genome paths
-        self.is_flat = getattr(space.root, "flat_options", None) is not None
+        root = space.root
+        self.is_flat = isinstance(root, DictNode) and root.flat_options is not None
         self.columns: dict[tuple[str, int | None], int] = {}
         self.domains: list[Domain] = []
+        # (key, options) per decision of a flat space, in genome order
+        self._flat: list[tuple[str, tuple[Any, ...]]] = []
+        if isinstance(root, DictNode) and root.flat_options is not None:
+            self._flat = list(zip(root.keys, root.flat_options, strict=True))
 
     @property
     def n_options(self) -> list[int]:
@@ -70,6 +76,18 @@ class _Encoder:
         return [d.n_options if isinstance(d, Choice) else 0 for d in self.domains]
 
     def encode(self, config: Any) -> list[float]:
+        if self.is_flat and self.columns:  # every decision seen: one index per key
+            try:
+                row = []
+                for k, opts in self._flat:
+                    value = config[k]
+                    i = opts.index(value)
+                    if type(opts[i]) is not type(value):  # 1 == True: the genome decides
+                        raise ValueError(k)
+                    row.append(float(i))
+                return row
+            except (KeyError, TypeError, ValueError):
+                pass  # not plainly a config of this space: the genome decides, or names the field
         genes = self.space.genome(config)
         if not all((path, n) in self.columns for path, _, n in genes):
             self._learn(genes)
@@ -92,7 +110,7 @@ class _Encoder:
 
     def decode(self, row: np.ndarray, rng: Any) -> Any:
         if self.is_flat:
-            return self.space.from_genome([int(v) for v in row])
+            return {k: opts[int(v)] for (k, opts), v in zip(self._flat, row.tolist(), strict=True)}
 
         def choose(path: str, n: int | None, domain: Domain) -> int | float:
             col = self.columns.get((path, n))
@@ -105,7 +123,7 @@ class _Encoder:
 
 # -- the density model ------------------------------------------------------------------
 class _Layout:
-    """Where the choices and the numbers sit in a row; one-hot coding of the choices."""
+    """Where the choices and the numbers sit in a row."""
 
     def __init__(self, n_options: Sequence[int]) -> None:
         options = np.asarray(n_options, dtype=np.intp)
@@ -113,17 +131,11 @@ class _Layout:
         self.cat, self.num = np.flatnonzero(options > 0), np.flatnonzero(options == 0)
         self.c = options[self.cat]
         self.offsets = np.cumsum(self.c) - self.c
+        self.n_slots = int(self.c.sum())
         self.column_of = np.repeat(np.arange(len(self.c)), self.c)  # one-hot slot -> column
         self.cap = (self.c - 1) / np.maximum(self.c, 1)  # the uniform kernel
-
-    def slots(self, rows: np.ndarray) -> np.ndarray:
-        """The one-hot slot of each choice of each row, shape (rows, choices)."""
-        return rows[:, self.cat].astype(np.intp) + self.offsets
-
-    def onehot(self, rows: np.ndarray) -> np.ndarray:
-        out = np.zeros((len(rows), len(self.column_of)))
-        out[np.arange(len(rows))[:, None], self.slots(rows)] = 1
-        return out
+        self.multi = self.c > 1  # a choice of one option has no kernel (lam = 0)
+        self.log_others = np.log(np.maximum(self.c - 1, 1))
 
 
 class _Density:
@@ -133,32 +145,45 @@ class _Density:
     takes from statsmodels, floored at ``min_bandwidth``. For a choice the spread is
     ``sqrt(1 - sum(freq**2))`` (BOHB applies the rule to option indices, which depends
     on their order), and the bandwidth is capped at ``(c-1)/c``, the uniform kernel.
+
+    A choice's kernel is ``1 - lam`` where a candidate matches the data row and
+    ``lam / (c - 1)`` where not, so its log is the miss term plus ``delta = log(1 -
+    lam) - log(lam / (c - 1))`` on a match: :meth:`log_pdf` sums ``delta`` over the
+    matching choices (one comparison per candidate, row and choice; no one-hot coding,
+    no BLAS call to oversubscribe when many searches run in parallel processes).
     """
 
     def __init__(self, data: np.ndarray, layout: _Layout, min_bandwidth: float) -> None:
         n, d = data.shape
         factor = 1.06 * n ** (-1.0 / (4 + d))
-        self.layout, self.n_rows, c = layout, n, layout.c
-        onehot = layout.onehot(data)
-        purity = np.bincount(layout.column_of, (onehot.sum(0) / n) ** 2, minlength=len(c))
-        spread = np.sqrt(np.maximum(0.0, 1.0 - purity))
-        self.lam = np.minimum(layout.cap, np.maximum(min_bandwidth, factor * spread))
-        match = np.log1p(-self.lam)
-        miss = np.where(c > 1, np.log(np.where(c > 1, self.lam, 1.0) / np.maximum(c - 1, 1)), 0)
-        self.weights_t = (onehot * (match - miss)[layout.column_of]).T  # (slots, n)
+        self.layout, self.n_rows = layout, n
+        self.cats = data[:, layout.cat]
+        const = -math.log(n)
+        if len(layout.c):
+            slots = self.cats.astype(np.intp) + layout.offsets
+            freq = np.bincount(slots.ravel(), minlength=layout.n_slots) / n
+            purity = np.bincount(layout.column_of, freq * freq, minlength=len(layout.c))
+            spread = np.sqrt(np.maximum(0.0, 1.0 - purity))
+            self.lam = np.minimum(layout.cap, np.maximum(min_bandwidth, factor * spread))
+            miss = np.zeros(len(layout.c))
+            multi = layout.multi
+            miss[multi] = np.log(self.lam[multi]) - layout.log_others[multi]
+            self.delta = np.log1p(-self.lam) - miss
+            const += float(miss.sum())
+        else:
+            self.lam = self.delta = np.zeros(0)
         self.num = data[:, layout.num]
-        spread_num = self.num.std(axis=0) if len(layout.num) else np.zeros(0)
-        self.bw = np.maximum(min_bandwidth, factor * spread_num)
-        log_norm = np.log(self.bw).sum() + 0.5 * len(self.bw) * math.log(2 * math.pi)
-        self.const = float(miss.sum() - log_norm - math.log(n))
+        if len(layout.num):
+            self.bw = np.maximum(min_bandwidth, factor * self.num.std(axis=0))
+            const -= float(np.log(self.bw).sum()) + 0.5 * len(self.bw) * math.log(2 * math.pi)
+        else:
+            self.bw = np.zeros(0)
+        self.const = const
 
     def log_pdf(self, rows: np.ndarray) -> np.ndarray:
         """Log density of each row of ``rows`` (one per candidate)."""
-        # plain gathers, not a one-hot matmul: no BLAS thread pool to oversubscribe when
-        # many searches run in parallel processes
-        total = np.zeros((len(rows), self.n_rows))  # (candidates, n)
-        for slot in self.layout.slots(rows).T:
-            total += self.weights_t[slot]
+        same = rows[:, None, self.layout.cat] == self.cats[None]  # (candidates, n, choices)
+        total = np.einsum("snk,k->sn", same, self.delta)
         if len(self.bw):
             z = (rows[:, None, self.layout.num] - self.num[None]) / self.bw
             total -= 0.5 * np.einsum("snd,snd->sn", z, z)
