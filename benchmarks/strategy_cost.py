@@ -23,25 +23,17 @@ from archsearch.experiment import build_experiment, normalize_spec, protocol_opt
 DEFAULT = "random,rea,reinforce,bohb,hyperband,asha,successive_halving,mcts,local,tpe,lstm"
 
 
-def timed(strategy: Any, spent: list[float]) -> None:
-    """Wrap the strategy's ask and tell so their time adds up in ``spent[0]``."""
-    ask, tell = strategy.ask, strategy.tell
+def timed(method: Any, spent: list[float]) -> Any:
+    """``method``, adding the time of each call to ``spent[0]``."""
 
-    def timed_ask(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
         t0 = time.perf_counter()
         try:
-            return ask(*args, **kwargs)
+            return method(*args, **kwargs)
         finally:
             spent[0] += time.perf_counter() - t0
 
-    def timed_tell(*args: Any, **kwargs: Any) -> Any:
-        t0 = time.perf_counter()
-        try:
-            return tell(*args, **kwargs)
-        finally:
-            spent[0] += time.perf_counter() - t0
-
-    strategy.ask, strategy.tell = timed_ask, timed_tell
+    return wrapper
 
 
 def measure(name: str, runs: int) -> tuple[float, float, float]:
@@ -57,7 +49,8 @@ def measure(name: str, runs: int) -> tuple[float, float, float]:
             }
         )
         experiment = build_experiment(spec, store=None, name="cost")
-        timed(experiment.strategy, spent)
+        strategy = experiment.strategy
+        strategy.ask, strategy.tell = timed(strategy.ask, spent), timed(strategy.tell, spent)
         t0 = time.perf_counter()
         summary = experiment.run()
         wall += time.perf_counter() - t0
