@@ -60,15 +60,15 @@ class _Encoder:
 
     def __init__(self, space: Space) -> None:
         self.space = space
-        # flat dicts of constant choices: every config has the same genome paths
-        root = space.root
-        self.is_flat = isinstance(root, DictNode) and root.flat_options is not None
         self.columns: dict[tuple[str, int | None], int] = {}
         self.domains: list[Domain] = []
-        # (key, options) per decision of a flat space, in genome order
+        # a flat dict of constant choices: every config has the same genome paths, so a
+        # config is (key, options) per decision, in genome order
+        root = space.root
         self._flat: list[tuple[str, tuple[Any, ...]]] = []
         if isinstance(root, DictNode) and root.flat_options is not None:
             self._flat = list(zip(root.keys, root.flat_options, strict=True))
+        self.is_flat = bool(self._flat)
 
     @property
     def n_options(self) -> list[int]:
@@ -156,7 +156,7 @@ class _Density:
     def __init__(self, data: np.ndarray, layout: _Layout, min_bandwidth: float) -> None:
         n, d = data.shape
         factor = 1.06 * n ** (-1.0 / (4 + d))
-        self.layout, self.n_rows = layout, n
+        self.layout = layout
         self.cats = data[:, layout.cat]
         const = -math.log(n)
         if len(layout.c):
