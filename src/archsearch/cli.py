@@ -19,7 +19,13 @@ from typing import Any, NoReturn
 
 from archsearch import __version__
 from archsearch.errors import ArchsearchError, ConfigError, StoreError
-from archsearch.experiment import Summary, build_experiment, load_spec, normalize_spec
+from archsearch.experiment import (
+    Progress,
+    Summary,
+    build_experiment,
+    load_spec,
+    normalize_spec,
+)
 from archsearch.store import DEFAULT_STORAGE, Store, open_store
 from archsearch.trial import TrialStatus
 
@@ -115,52 +121,14 @@ def _build_parser() -> argparse.ArgumentParser:
 
     add_bench_parser(sub)
 
+    from archsearch import cli_export
+
+    cli_export.add_parser(sub, [storage])
+
     query = sub.add_parser("query", help="look up an NB201 cell in the benchmark")
     query.add_argument("arch", help="NB201 string, e.g. '|nor_conv_3x3~0|+|...|'")
     query.add_argument("--dataset", default="cifar10")
     return parser
-
-
-# -- progress -----------------------------------------------------------------------
-class _Progress:
-    """A progress bar over the budget (simulated seconds or trials)."""
-
-    def __init__(self, spec: dict[str, Any], quiet: bool) -> None:
-        self.bar = None
-        if quiet:
-            return
-        from tqdm import tqdm
-
-        budget = spec["budget"]
-        if budget.get("seconds") is not None and spec["executor"]["name"] == "simulated":
-            total: float | None = float(budget["seconds"])
-            self.unit = "s"
-        else:
-            self.unit, total = "trials", float(budget.get("trials") or 0) or None
-        self.bar = tqdm(
-            total=total,
-            unit=self.unit if self.unit == "trials" else " sim-s",
-            file=sys.stderr,
-            dynamic_ncols=True,
-            leave=False,
-            disable=None,
-            mininterval=0.1,
-            bar_format=None,
-        )
-        self.done = 0.0
-
-    def __call__(self, candidate: Any, result: Any, clock: float) -> None:
-        if self.bar is None:
-            return
-        target: float = clock if self.unit == "s" else self.done + 1
-        if self.bar.total is not None:
-            target = min(target, self.bar.total)
-        self.bar.update(target - self.done)
-        self.done = target
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
 
 
 # -- commands -----------------------------------------------------------------------
@@ -226,8 +194,14 @@ def _write_json(path: str | None, summary: Summary, storage: str) -> None:
 
 
 def _execute(spec: dict[str, Any], store: Store, name: str, storage: str, args: Any) -> int:
-    progress = _Progress(spec, args.quiet)
-    experiment = build_experiment(spec, store=store, name=name, on_trial_end=progress)
+    experiment = build_experiment(spec, store=store, name=name)
+    progress = Progress(
+        experiment.budget,
+        simulated=experiment.executor.is_simulated,
+        report=experiment.objective.report,
+        enabled=False if args.quiet else None,
+    )
+    experiment.on_trial_end = progress
     try:
         summary = experiment.run()
     except KeyboardInterrupt:
@@ -276,6 +250,16 @@ def _cmd_resume(args: Any) -> int:
     if record is None:
         raise StoreError(f"no experiment {args.name!r} in {storage}; `archsearch list` shows them")
     spec = normalize_spec(dict(record.spec))
+    if spec["benchmark"]["name"] == "objective":  # a user's objective: import it now
+        from archsearch.api._evaluator import resolve
+
+        path = spec["benchmark"].get("objective")
+        if not path:
+            raise ConfigError(
+                f"experiment {args.name!r}: its objective was a lambda or a local function; "
+                "continue it from Python with archsearch.search(..., name=...)"
+            )
+        resolve(path, "benchmark.objective")
     return _execute(spec, store, args.name, storage, args)
 
 
@@ -339,7 +323,7 @@ def _cmd_show(args: Any) -> int:
         print(f"\nfailed trials ({counts[TrialStatus.FAILED]})")
         _print_table(
             [("trial", "kind", "error")]
-            + [(str(t.number), t.failure or "?", t.error or "?") for t in failed]
+            + [(str(t.number), t.failure or "?", (t.error or "?").splitlines()[0]) for t in failed]
         )
     return 0
 
@@ -532,6 +516,16 @@ def _cmd_query(args: Any) -> int:
     return 0
 
 
+def _cmd_export(args: Any) -> int:
+    from archsearch.cli_export import export
+
+    storage = _storage_url(args)
+    written = export(open_store(storage), args.name, Path(args.out), args.builder)
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
 def _print_table(rows: Sequence[Sequence[str]]) -> None:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
@@ -552,6 +546,7 @@ COMMANDS = {
     "bench": _cmd_bench,
     "dashboard": _cmd_dashboard,
     "report": _cmd_report,
+    "export": _cmd_export,
 }
 
 

@@ -23,6 +23,7 @@ class TrialStatus(enum.StrEnum):
     FAILED = "failed"
     INFEASIBLE = "infeasible"  # ran, but a constraint is violated: never scored
     CANCELLED = "cancelled"  # not run to the end: over budget, or stopped
+    PRUNED = "pruned"  # stopped early by a pruner on its intermediate values; never scored
 
 
 class FailureKind(enum.StrEnum):
@@ -41,11 +42,14 @@ class Candidate:
 
     ``id`` is unique within a strategy's run and becomes the trial number.
     ``fidelity`` is None for single-fidelity strategies (the evaluator's default).
+    ``context`` is what the driver tells the evaluator beside the config (a pruner's
+    thresholds); strategies leave it None.
     """
 
     id: int
     config: Any
     fidelity: float | None = None
+    context: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,10 +62,12 @@ class Result:
         status: COMPLETE, or FAILED with ``error`` saying why.
         score: the objective's value (higher is better), set by the experiment;
             None for failed or infeasible trials.
-        curve: optional learning curve, one entry per epoch.
+        curve: optional learning curve: intermediate values, one per epoch unless
+            ``steps`` says at which step each was reported.
         error: the reason of a failure, one line.
         failure: the kind of failure (what retry policies look at).
         scores: one maximised value per objective, for multi-objective search.
+        steps: the step of each ``curve`` entry (None: epochs 1, 2, ...).
     """
 
     metrics: Mapping[str, float]
@@ -72,6 +78,7 @@ class Result:
     error: str | None = None
     failure: FailureKind | None = None
     scores: tuple[float, ...] | None = None
+    steps: Sequence[float] | None = None
 
     def with_score(self, score: float | None, scores: tuple[float, ...] | None = None) -> Result:
         """A copy with ``score`` (and the objective vector ``scores``) set."""
@@ -84,6 +91,7 @@ class Result:
             self.error,
             self.failure,
             scores,
+            self.steps,
         )
 
     @classmethod
@@ -103,6 +111,7 @@ class Result:
             "error": self.error,
             "failure": None if self.failure is None else str(self.failure),
             "scores": None if self.scores is None else list(self.scores),
+            "steps": None if self.steps is None else list(self.steps),
         }
 
     @classmethod
@@ -116,7 +125,15 @@ class Result:
             data.get("error"),
             FailureKind(data["failure"]) if data.get("failure") else None,
             tuple(data["scores"]) if data.get("scores") is not None else None,
+            data.get("steps"),
         )
+
+    def curve_points(self) -> list[list[float]] | None:
+        """The curve as ``[step, value]`` pairs (steps 1, 2, ... when not given)."""
+        if self.curve is None:
+            return None
+        steps = self.steps if self.steps is not None else range(1, len(self.curve) + 1)
+        return [[float(s), float(v)] for s, v in zip(steps, self.curve, strict=True)]
 
 
 def is_bad_number(value: object) -> bool:

@@ -190,6 +190,7 @@ def test_count_trials_counts_every_state(store: Store) -> None:
         TrialStatus.FAILED: 1,
         TrialStatus.INFEASIBLE: 0,
         TrialStatus.CANCELLED: 1,
+        TrialStatus.PRUNED: 0,
     }
 
 
@@ -285,8 +286,49 @@ def test_sql_store_refuses_another_schema_version(sql_url: str) -> None:
     with first.engine.begin() as conn:
         conn.execute(meta.update().where(meta.c.key == "schema").values(value="999"))
     first.close()
-    with pytest.raises(StoreError, match="schema version 999, this archsearch reads version 1"):
+    with pytest.raises(StoreError, match="schema version 999, this archsearch reads version 2"):
         SqlStore(sql_url)
+
+
+def test_sql_store_upgrades_a_version_1_database(tmp_path: Path) -> None:
+    """A database written before curves were stored opens, keeps its trials, gains curves."""
+    path = tmp_path / "v1.db"
+    with sqlite3.connect(path) as conn:  # the version-1 layout: no curve column
+        conn.executescript(
+            """
+            CREATE TABLE experiments (id INTEGER PRIMARY KEY, name VARCHAR(200) UNIQUE NOT NULL,
+                spec TEXT NOT NULL, status VARCHAR(20) NOT NULL, created_at FLOAT NOT NULL,
+                updated_at FLOAT NOT NULL, summary TEXT NOT NULL, checkpoint TEXT);
+            CREATE TABLE trials (id INTEGER PRIMARY KEY, experiment_id INTEGER NOT NULL,
+                number INTEGER NOT NULL, config TEXT NOT NULL, fidelity FLOAT,
+                state VARCHAR(20) NOT NULL, metrics TEXT NOT NULL, score FLOAT, cost_s FLOAT,
+                sim_start FLOAT, sim_end FLOAT, started_at FLOAT, ended_at FLOAT, error TEXT,
+                failure VARCHAR(20), UNIQUE (experiment_id, number));
+            CREATE TABLE archsearch_meta (key VARCHAR(50) PRIMARY KEY, value VARCHAR(200));
+            INSERT INTO archsearch_meta VALUES ('schema', '1');
+            INSERT INTO experiments VALUES (1, 'old', '{}', 'complete', 0, 0, '{}', NULL);
+            INSERT INTO trials VALUES (1, 1, 0, '{"a": 1}', NULL, 'complete', '{"acc": 5}',
+                5.0, 1.0, NULL, NULL, 0, 1, NULL, NULL);
+            """
+        )
+    store = SqlStore(f"sqlite:///{path}")
+    (old,) = store.trials(1)
+    assert old.score == 5.0 and old.curve is None
+    start(store, 1, 1)
+    store.finish_trial(
+        1, 1, Result({"acc": 6.0}, 1.0, curve=[1.0, 2.0], steps=[2, 4]), None, 2.0, None
+    )
+    assert store.trials(1)[1].curve == [[2.0, 1.0], [4.0, 2.0]]
+    store.close()
+    SqlStore(f"sqlite:///{path}").close()  # opens again as version 2
+
+
+def test_curves_round_trip(store: Store) -> None:
+    exp = store.create_experiment("e", SPEC).id
+    start(store, exp, 0)
+    finish(store, exp, 0, Result({"valid_accuracy": 3.0}, 1.0, curve=[1.0, 2.0, 3.0]))
+    (trial,) = store.trials(exp)
+    assert trial.curve == [[1.0, 1.0], [2.0, 2.0], [3.0, 3.0]]
 
 
 def test_nan_metrics_of_failed_trials_round_trip(store: Store) -> None:

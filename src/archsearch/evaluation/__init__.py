@@ -23,6 +23,8 @@ from archsearch.registry import BENCHMARKS
 
 # real training imports torch: registered by name, imported when first asked for
 BENCHMARKS.register_lazy("training", "archsearch.evaluation._training")
+# a user's objective (archsearch.search): its evaluator lives with the public API
+BENCHMARKS.register_lazy("objective", "archsearch.api._evaluator")
 
 __all__ = [
     "Benchmark",

@@ -11,6 +11,7 @@ from archsearch.experiment._compare import (
 from archsearch.experiment._executors import Executor, InlineExecutor, SimulatedExecutor
 from archsearch.experiment._loop import Experiment, Summary
 from archsearch.experiment._processes import ProcessExecutor
+from archsearch.experiment._progress import Progress
 from archsearch.experiment._spec import DEFAULT_SPEC, build_experiment, load_spec, normalize_spec
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "Experiment",
     "InlineExecutor",
     "ProcessExecutor",
+    "Progress",
     "RetryPolicy",
     "SimulatedExecutor",
     "Summary",

@@ -20,6 +20,7 @@ __all__ = [
     "RealExecutor",
     "SimulatedExecutor",
     "evaluate_safely",
+    "failure_of",
 ]
 
 #: a finished evaluation: (candidate, result, start, end) on the executor's clock
@@ -33,16 +34,27 @@ def evaluate_safely(evaluator: Evaluator, candidate: Candidate) -> Result:
     see and fix, so it propagates instead of failing every trial in turn.
     """
     try:
+        # evaluators that need the trial's number or the driver's context take the
+        # whole candidate (a user's objective); the others the config and fidelity
+        by_candidate = getattr(evaluator, "evaluate_candidate", None)
+        if by_candidate is not None:
+            result: Result = by_candidate(candidate)
+            return result
         return evaluator.evaluate(candidate.config, candidate.fidelity)
     except ArchsearchError:
         raise
-    except MemoryError:
-        return Result.failed("out of memory (MemoryError)", kind=FailureKind.OUT_OF_MEMORY)
     except Exception as exc:  # noqa: BLE001 - any other failure ends the trial only
-        text = f"{type(exc).__name__}: {exc}"
-        if "out of memory" in text.lower():  # torch.OutOfMemoryError and CUDA's message
-            return Result.failed(text, kind=FailureKind.OUT_OF_MEMORY)
-        return Result.failed(text, kind=FailureKind.EXCEPTION)
+        return failure_of(exc)
+
+
+def failure_of(exc: BaseException) -> Result:
+    """The failed Result of an exception raised by a trial, with its kind."""
+    if isinstance(exc, MemoryError):
+        return Result.failed("out of memory (MemoryError)", kind=FailureKind.OUT_OF_MEMORY)
+    text = f"{type(exc).__name__}: {exc}"
+    if "out of memory" in text.lower():  # torch.OutOfMemoryError and CUDA's message
+        return Result.failed(text, kind=FailureKind.OUT_OF_MEMORY)
+    return Result.failed(text, kind=FailureKind.EXCEPTION)
 
 
 class Executor(abc.ABC):

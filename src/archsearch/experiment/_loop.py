@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from archsearch.errors import ConfigError, StoreError
@@ -123,6 +123,11 @@ class Experiment:
         self._n_failed = 0
         self._n_infeasible = 0
         self._n_early = 0  # early exits: stored as infeasible, not counted as evaluations
+        self._n_pruned = 0
+        # evaluators that follow the search (a pruner's reference values) and tell each
+        # new trial something (its thresholds): a user objective's evaluator does both
+        self._trial_context = getattr(evaluator, "trial_context", None)
+        self._observe = getattr(evaluator, "observe_trial", None)
         # the incumbent: (score, number, config, metrics); multi-fidelity searches return
         # the best trial at the highest fidelity reached (as Hyperband/BOHB do)
         self._best: tuple[float, int, Any, Mapping[str, float]] | None = None
@@ -146,6 +151,8 @@ class Experiment:
                 if done is None:
                     break
                 candidate, result, start, end = done
+                if candidate.context is not None:  # the evaluator's, not the strategy's
+                    candidate = replace(candidate, context=None)
                 if executor.is_simulated and self._over_budget(end):
                     self._cancel(
                         candidate,
@@ -207,6 +214,8 @@ class Experiment:
                     time.time(),
                 )
             if not self._early_exit(candidate):
+                if self._trial_context is not None:
+                    candidate = replace(candidate, context=self._trial_context(candidate))
                 executor.submit(candidate)
 
     def _early_exit(self, candidate: Candidate) -> bool:
@@ -246,23 +255,17 @@ class Experiment:
         if verdict.missing is not None:
             value = result.metrics.get(verdict.missing)
             reason = "missing" if value is None else f"{value}"
-            return Result(
-                result.metrics,
-                result.cost_s,
-                TrialStatus.FAILED,
-                None,
-                result.curve,
-                f"objective metric {verdict.missing!r} is {reason}",
-                FailureKind.NAN,
+            return replace(
+                result,
+                status=TrialStatus.FAILED,
+                error=f"objective metric {verdict.missing!r} is {reason}",
+                failure=FailureKind.NAN,
             ), False
         if verdict.infeasible is not None:
-            return Result(
-                result.metrics,
-                result.cost_s,
-                TrialStatus.INFEASIBLE,
-                None,
-                result.curve,
-                f"infeasible: {verdict.infeasible}",
+            return replace(
+                result,
+                status=TrialStatus.INFEASIBLE,
+                error=f"infeasible: {verdict.infeasible}",
             ), False
         return result.with_score(verdict.score, verdict.scores), verdict.eligible
 
@@ -275,8 +278,8 @@ class Experiment:
 
     @property
     def _n_done(self) -> int:
-        """Trials that count against the budget: complete, failed and infeasible."""
-        return self._n_complete + self._n_failed + self._n_infeasible
+        """Trials that count against the budget: complete, failed, infeasible, pruned."""
+        return self._n_complete + self._n_failed + self._n_infeasible + self._n_pruned
 
     # -- bookkeeping --------------------------------------------------------------------
     @property
@@ -311,6 +314,8 @@ class Experiment:
             self._n_early += 1
         elif result.status is TrialStatus.INFEASIBLE:
             self._n_infeasible += 1
+        elif result.status is TrialStatus.PRUNED:
+            self._n_pruned += 1
         else:
             self._n_failed += 1
         self._clock = end
@@ -324,6 +329,8 @@ class Experiment:
                 time.time(),
                 checkpoint,
             )
+        if self._observe is not None:
+            self._observe(candidate.id, result.status, result.curve_points())
         if self.on_trial_end is not None:
             self.on_trial_end(candidate, result, end)
 
@@ -350,6 +357,7 @@ class Experiment:
                 "n_failed": self._n_failed,
                 "n_infeasible": self._n_infeasible,
                 "n_early": self._n_early,
+                "n_pruned": self._n_pruned,
                 "out_of_budget": self._out_of_budget,
                 "best": None
                 if best is None
@@ -383,6 +391,7 @@ class Experiment:
             self._n_complete, self._n_failed = loop["n_complete"], loop["n_failed"]
             self._n_infeasible = loop.get("n_infeasible", 0)
             self._n_early = loop.get("n_early", 0)
+            self._n_pruned = loop.get("n_pruned", 0)
             self._out_of_budget = loop.get("out_of_budget", False)
             self._wall_before = float(loop["wall_s"])
             self._clock = float(loop.get("clock", 0.0))
@@ -392,6 +401,10 @@ class Experiment:
                 self._best = (best["score"], best["number"], best["config"], best["metrics"])
                 fidelity = best.get("fidelity")
                 self._best_fidelity = -math.inf if fidelity is None else float(fidelity)
+        if self._observe is not None:  # what the evaluator follows, from the stored trials
+            for trial in store.trials(record.id):
+                if trial.state in (TrialStatus.COMPLETE, TrialStatus.PRUNED):
+                    self._observe(trial.number, trial.state, trial.curve)
         return record.status
 
     def _open(self) -> str:
@@ -429,6 +442,7 @@ class Experiment:
                 self._n_complete = counts[TrialStatus.COMPLETE]
                 self._n_failed = counts[TrialStatus.FAILED]
                 self._n_infeasible = counts[TrialStatus.INFEASIBLE]
+                self._n_pruned = counts[TrialStatus.PRUNED]
         best = self._best
         config = best[2] if best else None
         truth: Mapping[str, float] = {}
@@ -453,7 +467,11 @@ class Experiment:
             wall_s=wall_s,
             extra={
                 k: v
-                for k, v in (("infeasible", self._n_infeasible), ("early_exits", self._n_early))
+                for k, v in (
+                    ("infeasible", self._n_infeasible),
+                    ("early_exits", self._n_early),
+                    ("pruned", self._n_pruned),
+                )
                 if v
             },
         )

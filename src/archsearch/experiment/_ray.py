@@ -63,6 +63,10 @@ class RayExecutor(RealExecutor):
                 ray.init(**kwargs)
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 raise ConfigError(f"executor.address: cannot reach Ray ({exc})") from None
+        # the user's own modules travel with the evaluator: a cluster's workers need not
+        # have them on their path (installed packages are imported there as usual)
+        for module in getattr(evaluator, "user_modules", lambda: [])():
+            ray.cloudpickle.register_pickle_by_value(module)
         self._remote = ray.remote(num_cpus=1, max_retries=0)(_evaluate_task)
         self._evaluator_ref = ray.put(evaluator)
         self._resubmit()
@@ -97,7 +101,9 @@ class RayExecutor(RealExecutor):
                 kind = FailureKind.WORKER_DIED
                 if "OutOfMemory" in type(exc).__name__:
                     kind = FailureKind.OUT_OF_MEMORY
-                result = Result.failed(f"worker died: {type(exc).__name__}", kind=kind)
+                last = [line for line in str(exc).splitlines() if line.strip()][-1:]
+                detail = f" ({last[0].strip()[:200]})" if last else ""
+                result = Result.failed(f"worker died: {type(exc).__name__}{detail}", kind=kind)
             if isinstance(result, tuple) and result[0] == "fatal":
                 raise ArchsearchError(result[1])
             self._done[candidate.id] = (candidate, result, start, self.now())

@@ -9,7 +9,7 @@ Example:
     [('kernel', 1, 3), ('layers', 1, 4)]
 """
 
-from archsearch.space._nodes import Choice, Domain, Gene, Int, Real
+from archsearch.space._nodes import Choice, Domain, Gene, Int, Real, when
 from archsearch.space._space import Space, as_rng, config_key
 from archsearch.space._symbolic import Symbolic, materialize, symbolic
 
@@ -25,4 +25,5 @@ __all__ = [
     "config_key",
     "materialize",
     "symbolic",
+    "when",
 ]

@@ -5,6 +5,10 @@ A user writes a space as nested dicts and lists holding decision points
 turns that into a tree of nodes; every operation of :class:`~archsearch.space.Space`
 is a walk over that tree. A *config* is the plain value the tree produces: the same
 nesting, with each decision replaced by the value taken.
+
+A dict value wrapped in :func:`when` is a *conditional key*: it is present in a config
+only when earlier keys of the same dict take given values (the flat, define-by-run
+form of a conditional; a :class:`Choice` of dicts is the nested form).
 """
 
 from __future__ import annotations
@@ -18,7 +22,18 @@ from typing import Any
 
 from archsearch.errors import ConfigError
 
-__all__ = ["Choice", "Chooser", "Domain", "Int", "Node", "Real", "compile_spec"]
+__all__ = [
+    "Choice",
+    "Chooser",
+    "CondDictNode",
+    "Domain",
+    "Int",
+    "Node",
+    "Real",
+    "When",
+    "compile_spec",
+    "when",
+]
 
 #: ``chooser(path, n_options, domain) -> index`` (for a Real, ``n_options`` is None and
 #: the chooser returns the value itself)
@@ -345,6 +360,13 @@ class Domain(Node):
     def decide(self, chooser: Chooser, path: str) -> Any:
         return self.value_at(chooser(path, self.n_options, self), path)
 
+    def when(self, /, **conditions: Any) -> When:
+        """This decision as a dict value present only where ``conditions`` hold.
+
+        Shorthand for ``when(self, **conditions)``; see :func:`when`.
+        """
+        return when(self, **conditions)
+
     def mutate_at(self, value: Any, target: int, seen: list[int], rng: random.Random) -> Any:
         here = seen[0]
         seen[0] += 1
@@ -589,6 +611,358 @@ class Real(Domain):
         return {"$real": [self.low, self.high], "log": self.log}
 
 
+# -- conditional keys -------------------------------------------------------------------
+
+
+class When:
+    """A dict value present only where earlier keys of the same dict take given values.
+
+    Made by :func:`when` (or :meth:`Domain.when`); only a dict value may be one.
+    """
+
+    __slots__ = ("conditions", "spec")
+
+    def __init__(self, spec: Any, conditions: Mapping[str, tuple[Any, ...]]) -> None:
+        self.spec = spec
+        self.conditions = dict(conditions)
+
+    def __repr__(self) -> str:
+        conditions = ", ".join(f"{k}={list(v)!r}" for k, v in self.conditions.items())
+        return f"when(..., {conditions})"
+
+
+def when(spec: Any, /, **conditions: Any) -> When:
+    """Make a dict value conditional: present only where earlier keys of the dict allow it.
+
+    Each keyword names a key that comes *earlier* in the same dict, with the value it
+    must take or a list (tuple, set) of the values it may take; several keywords must
+    all hold. A condition holds when that key is present (it may be conditional too)
+    and its value is one of those allowed. A config holds the key exactly where its
+    conditions hold and lacks it elsewhere. (To allow one list value, wrap it: ``[[1, 2]]``.)
+
+    This is the flat form of a conditional, as a define-by-run objective draws its
+    parameters; a :class:`Choice` of dicts is the nested form. Both may be mixed.
+
+    Args:
+        spec: the value: a decision, a sub-space, or a fixed value.
+        conditions: ``key=value`` or ``key=[values...]``.
+
+    Raises:
+        ConfigError: with no condition, a condition that allows no value, or ``spec``
+            itself a ``when(...)``. Building the space raises it too, naming the key, for
+            a condition on a key that is not earlier in the dict or on a value that key
+            never takes, and for a ``when(...)`` that is not the value of a dict key.
+
+    Example:
+        >>> from archsearch.space import Choice, Real, Space, when
+        >>> space = Space({"optimizer": Choice(["sgd", "adam"]),
+        ...                "momentum": when(Real(0.5, 0.99), optimizer="sgd")})
+        >>> space.validate({"optimizer": "adam"})
+        {'optimizer': 'adam'}
+        >>> [sorted(space.sample(seed=s)) for s in (0, 1)]
+        [['optimizer'], ['momentum', 'optimizer']]
+    """
+    if isinstance(spec, When):
+        raise ConfigError("when: cannot wrap another when(...); give every condition in one call")
+    if not conditions:
+        raise ConfigError("when: needs at least one condition, e.g. when(spec, depth=[2, 3])")
+    allowed: dict[str, tuple[Any, ...]] = {}
+    for key, values in conditions.items():
+        if isinstance(values, set | frozenset):
+            try:
+                values = tuple(sorted(values))
+            except TypeError:  # values of mixed types: ordered by repr, the same every run
+                values = tuple(sorted(values, key=repr))
+        elif isinstance(values, list | tuple):
+            values = tuple(values)
+        else:
+            values = (values,)
+        if not values:
+            raise ConfigError(f"when: {key}=[] allows no value, so the key could never be present")
+        allowed[key] = values
+    return When(spec, allowed)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """``a == b``, except that a bool never equals a number (``True == 1`` in Python)."""
+    return isinstance(a, bool) == isinstance(b, bool) and bool(a == b)
+
+
+def _count(node: Node, value: Any) -> int:
+    """How many of the values a finite ``node`` enumerates are ``value``."""
+    if isinstance(node, Fixed):
+        return int(_same(node.value, value))
+    if isinstance(node, Int):
+        is_int = isinstance(value, int) and not isinstance(value, bool)
+        return int(is_int and node.low <= value <= node.high)
+    if isinstance(node, Choice):
+        return sum(_count(o, value) for o in node.options)
+    return sum(1 for v in node.enumerate() if _same(v, value))
+
+
+class CondDictNode(Node):
+    """A dict whose conditional keys are present only where earlier keys take given values.
+
+    ``conditions`` maps a conditional key to ``{earlier key: allowed values}``, which
+    must all hold. A config holds exactly its active keys. Every walk goes over the keys
+    in order and decides a key's presence from the values already taken, so genomes,
+    :meth:`decide` and sampling see the active decisions only, in dict order.
+    """
+
+    # never a flat dict of choices: the strategies' fast paths for those do not apply
+    flat_options: None = None
+    flat_mutable: None = None
+
+    def __init__(
+        self, items: Mapping[str, Node], conditions: Mapping[str, Mapping[str, Sequence[Any]]]
+    ) -> None:
+        for key in items:
+            if not isinstance(key, str):
+                raise ConfigError(f"space keys must be strings, got {key!r}")
+        self.items = dict(items)
+        self.keys = tuple(self.items)
+        self.nodes = tuple(self.items.values())
+        self.is_constant = all(n.is_constant for n in self.nodes)
+        position = {key: i for i, key in enumerate(self.keys)}
+        for key in conditions:
+            if key not in position:
+                raise ConfigError(f"{key}: conditions given for a key the dict lacks")
+        checked: list[tuple[tuple[str, tuple[Any, ...]], ...]] = []
+        for i, key in enumerate(self.keys):
+            here = []
+            for parent, values in conditions.get(key, {}).items():
+                where = position.get(parent)
+                if where is None:
+                    earlier = ", ".join(self.keys[:i]) or "none"
+                    raise ConfigError(
+                        f"{key}: when({parent}=...) names no key of this dict; "
+                        f"a condition must name an earlier key (here: {earlier})"
+                    )
+                if where >= i:
+                    which = "the key itself" if where == i else "a later key"
+                    raise ConfigError(
+                        f"{key}: when({parent}=...) names {which}; "
+                        "a condition must name an earlier key of the same dict"
+                    )
+                if not values:
+                    raise ConfigError(f"{key}: when({parent}=[]) allows no value")
+                gate, normal = self.nodes[where], []
+                for value in values:
+                    try:
+                        normal.append(gate.validate(value, parent))
+                    except ConfigError as exc:
+                        raise ConfigError(
+                            f"{key}: when({parent}=...) allows {_describe(value)}, "
+                            f"which {parent} never takes ({exc})"
+                        ) from None
+                here.append((parent, tuple(normal)))
+            checked.append(tuple(here))
+        #: per key, ``((earlier key, allowed values), ...)``; empty for a plain key
+        self.conditions = tuple(checked)
+        self.gates = frozenset(parent for conds in self.conditions for parent, _ in conds)
+
+    def _active(self, i: int, env: Mapping[str, Any]) -> bool:
+        """Whether key number ``i`` is present, given the earlier keys' values ``env``."""
+        for parent, allowed in self.conditions[i]:
+            if parent not in env:
+                return False
+            value = env[parent]
+            if not any(_same(value, a) for a in allowed):
+                return False
+        return True
+
+    def _why_inactive(self, i: int, env: Mapping[str, Any]) -> str:
+        for parent, allowed in self.conditions[i]:
+            if parent in env and any(_same(env[parent], a) for a in allowed):
+                continue
+            need = (
+                f"{parent} is {_describe(allowed[0])}"
+                if len(allowed) == 1
+                else f"{parent} is one of {_describe(list(allowed))}"
+            )
+            now = (
+                f"{parent} is {_describe(env[parent])}" if parent in env else f"{parent} is absent"
+            )
+            return f"allowed only when {need} (here {now})"
+        return "active"  # pragma: no cover - only called for an inactive key
+
+    def sample(self, rng: random.Random) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for i, (key, node) in enumerate(zip(self.keys, self.nodes, strict=True)):
+            if self._active(i, out):
+                out[key] = node.sample(rng)
+        return out
+
+    def validate(self, value: Any, path: str) -> dict[str, Any]:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{path or 'config'}: expected a mapping, got {_describe(value)}")
+        unknown = [k for k in value if k not in self.items]
+        if unknown:
+            raise ConfigError(
+                f"{_join(path, str(unknown[0]))}: unknown field; allowed: {', '.join(self.keys)}"
+            )
+        out: dict[str, Any] = {}
+        for i, (key, node) in enumerate(zip(self.keys, self.nodes, strict=True)):
+            sub = _join(path, key)
+            if not self._active(i, out):
+                if key in value:
+                    raise ConfigError(f"{sub}: present, but {self._why_inactive(i, out)}")
+                continue
+            if key not in value:
+                if node.is_constant:
+                    out[key] = node.sample(random.Random(0))
+                    continue
+                raise ConfigError(f"{sub}: missing")
+            out[key] = node.validate(value[key], sub)
+        return out
+
+    def size(self) -> float:
+        # Only which condition values a key takes matters to the keys after it: the values
+        # of each key a condition names fall into classes (one per value some condition
+        # names, one for all the others), and the count runs over the classes taken so far.
+        gates = [k for k in self.keys if k in self.gates]
+        slot = {k: g for g, k in enumerate(gates)}
+        named: list[list[Any]] = [[] for _ in gates]  # per gate, the values conditions name
+        forget: list[list[int]] = [[] for _ in self.keys]  # gates no key after i reads
+        last: dict[str, int] = {}
+        for i, conds in enumerate(self.conditions):
+            for parent, allowed in conds:
+                last[parent] = i
+                values = named[slot[parent]]
+                values.extend(a for a in allowed if not any(_same(a, v) for v in values))
+        for parent, i in last.items():
+            forget[i].append(slot[parent])
+        # per key, its conditions as (gate, classes that satisfy it)
+        tests = [
+            [
+                (
+                    slot[p],
+                    frozenset(
+                        c for c, v in enumerate(named[slot[p]]) if any(_same(v, a) for a in A)
+                    ),
+                )
+                for p, A in conds
+            ]
+            for conds in self.conditions
+        ]
+        states: dict[tuple[int, ...], float] = {(-1,) * len(gates): 1}  # classes -> configs
+        for i, (key, node) in enumerate(zip(self.keys, self.nodes, strict=True)):
+            g = slot.get(key)
+            size = node.size()
+            if g is not None:
+                if size == math.inf and any(all(e[t] in ok for t, ok in tests[i]) for e in states):
+                    return math.inf
+                counts: list[float] = (
+                    [_count(node, v) for v in named[g]] if size != math.inf else []
+                )
+                counts.append(size - sum(counts))  # every other value
+            new: dict[tuple[int, ...], float] = {}
+            for env, n in states.items():
+                if not all(env[t] in ok for t, ok in tests[i]):
+                    moves = [(env, n)]
+                elif g is None:
+                    moves = [(env, n * size)]
+                else:
+                    moves = [
+                        (env[:g] + (c,) + env[g + 1 :], n * m) for c, m in enumerate(counts) if m
+                    ]
+                for env_, n_ in moves:
+                    for t in forget[i]:
+                        env_ = env_[:t] + (-1,) + env_[t + 1 :]
+                    new[env_] = new.get(env_, 0) + n_
+            states = new
+        return sum(states.values())
+
+    def enumerate(self) -> Iterator[dict[str, Any]]:
+        listed: dict[int, list[Any]] = {}  # each key's values, listed once
+        n = len(self.keys)
+
+        def walk(i: int, out: dict[str, Any]) -> Iterator[dict[str, Any]]:
+            if i == n:
+                yield dict(out)
+                return
+            if not self._active(i, out):
+                yield from walk(i + 1, out)
+                return
+            if i not in listed:
+                listed[i] = list(self.nodes[i].enumerate())
+            key = self.keys[i]
+            for value in listed[i]:
+                out[key] = value
+                yield from walk(i + 1, out)
+            del out[key]
+
+        return walk(0, {})
+
+    def genes(self, value: Any, path: str, out: list[Gene]) -> None:
+        for i, (key, node) in enumerate(zip(self.keys, self.nodes, strict=True)):
+            if self._active(i, value):
+                node.genes(value[key], _join(path, key), out)
+
+    def decode(self, indices: Iterator[int | float], path: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for i, (key, node) in enumerate(zip(self.keys, self.nodes, strict=True)):
+            if self._active(i, out):
+                out[key] = node.decode(indices, _join(path, key))
+        return out
+
+    def _settle(
+        self, value: Mapping[str, Any], changed: int, new: Any, fill: Callable[[Node], Any]
+    ) -> dict[str, Any]:
+        """``value`` with key number ``changed`` set to ``new``; the keys after it that
+        become active take ``fill(node)``, those that become inactive are dropped."""
+        key = self.keys[changed]
+        if key not in self.gates:  # no presence depends on it
+            return {**value, key: new}
+        out: dict[str, Any] = {}
+        for i, (key, node) in enumerate(zip(self.keys, self.nodes, strict=True)):
+            if i < changed:
+                if key in value:
+                    out[key] = value[key]
+            elif i == changed:
+                out[key] = new
+            elif self._active(i, out):
+                out[key] = value[key] if key in value else fill(node)
+        return out
+
+    def mutate_at(self, value: Any, target: int, seen: list[int], rng: random.Random) -> Any:
+        for i, (key, node) in enumerate(zip(self.keys, self.nodes, strict=True)):
+            if not self._active(i, value):
+                continue
+            before = seen[0]
+            new = node.mutate_at(value[key], target, seen, rng)
+            if before <= target < seen[0]:
+                # a newly active key is sampled afresh, as a switched choice's branch is
+                return self._settle(value, i, new, lambda n: n.sample(rng))
+        return value
+
+    def neighbours_at(self, value: Any, target: int, seen: list[int]) -> list[Any]:
+        for i, (key, node) in enumerate(zip(self.keys, self.nodes, strict=True)):
+            if not self._active(i, value):
+                continue
+            before = seen[0]
+            subs = node.neighbours_at(value[key], target, seen)
+            if before <= target < seen[0]:
+                # a newly active key starts from its first value, so neighbours are finite
+                return [self._settle(value, i, sub, lambda n: next(n.enumerate())) for sub in subs]
+        return [value]
+
+    def decide(self, chooser: Chooser, path: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for i, (key, node) in enumerate(zip(self.keys, self.nodes, strict=True)):
+            if self._active(i, out):
+                out[key] = node.decide(chooser, _join(path, key))
+        return out
+
+    def to_json(self) -> Any:
+        return {
+            "$when": [
+                [key, node.to_json(), {parent: list(allowed) for parent, allowed in conds}]
+                for key, node, conds in zip(self.keys, self.nodes, self.conditions, strict=True)
+            ]
+        }
+
+
 def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
@@ -609,7 +983,17 @@ def compile_spec(spec: Any) -> Node:
         return SymbolicNode(spec)
     if hasattr(spec, "root") and isinstance(spec.root, Node):  # a Space
         return spec.root
+    if isinstance(spec, When):
+        raise ConfigError(
+            f"{spec!r}: only the value of a dict key may be conditional "
+            "(its conditions name earlier keys of the same dict)"
+        )
     if isinstance(spec, Mapping):
+        if any(isinstance(v, When) for v in spec.values()):
+            return CondDictNode(
+                {k: compile_spec(v.spec if isinstance(v, When) else v) for k, v in spec.items()},
+                {k: v.conditions for k, v in spec.items() if isinstance(v, When)},
+            )
         return DictNode({k: compile_spec(v) for k, v in spec.items()})
     if isinstance(spec, list | tuple):
         nodes = [compile_spec(v) for v in spec]
@@ -624,6 +1008,12 @@ def node_from_json(data: Any) -> Node:
     if isinstance(data, dict):
         if set(data) == {"$dict"}:
             return DictNode({k: node_from_json(v) for k, v in data["$dict"].items()})
+        if set(data) == {"$when"}:
+            entries = data["$when"]
+            return CondDictNode(
+                {key: node_from_json(node) for key, node, _ in entries},
+                {key: conds for key, _, conds in entries if conds},
+            )
         if "$fixed" in data:
             return Fixed(data["$fixed"])
         if "$choice" in data:

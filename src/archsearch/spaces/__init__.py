@@ -1,5 +1,6 @@
 """Built-in search spaces."""
 
+from archsearch.registry import SPACES
 from archsearch.spaces.darts import darts_space
 from archsearch.spaces.hpo import hpo_space, joint_space
 from archsearch.spaces.lcbench import lcbench_space
@@ -7,6 +8,9 @@ from archsearch.spaces.mobilenet import mobilenet_space
 from archsearch.spaces.nats_size import nats_size_space
 from archsearch.spaces.nb201 import nb201_space
 from archsearch.spaces.nb301 import nb301_space
+
+# a space stored with a user's experiment (archsearch.search)
+SPACES.register_lazy("custom", "archsearch.api._evaluator")
 
 __all__ = [
     "darts_space",

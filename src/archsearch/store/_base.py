@@ -42,6 +42,8 @@ class TrialRecord:
     ended_at: float | None
     error: str | None
     failure: str | None = None
+    #: intermediate values as ``[step, value]`` pairs (learning curve), if any
+    curve: list[list[float]] | None = None
 
 
 class Store(abc.ABC):

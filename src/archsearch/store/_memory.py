@@ -106,6 +106,7 @@ class MemoryStore(Store):
             ended_at=ended_at,
             error=result.error,
             failure=None if result.failure is None else str(result.failure),
+            curve=result.curve_points(),
         )
         if checkpoint is not None:
             self._checkpoints[experiment_id] = copy.deepcopy(dict(checkpoint))

@@ -22,7 +22,7 @@ from archsearch.trial import Result, TrialStatus
 
 __all__ = ["SCHEMA_VERSION", "SqlStore"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: trials.curve (intermediate values)
 _SCHEMA_ATTEMPTS = 5  # tries to create the tables when other processes race
 
 _metadata = sa.MetaData()
@@ -58,6 +58,7 @@ trials = sa.Table(
     sa.Column("ended_at", sa.Float, nullable=True),
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("failure", sa.String(20), nullable=True),
+    sa.Column("curve", sa.Text, nullable=True),  # JSON [[step, value], ...]
     sa.UniqueConstraint("experiment_id", "number", name="uq_trial_number"),
     # with the number, "the first failed trials" reads 20 index entries, not every trial
     sa.Index("ix_trials_state", "experiment_id", "state", "number"),
@@ -92,6 +93,7 @@ _FINISH_TRIAL = (
                 "ended_at",
                 "error",
                 "failure",
+                "curve",
             )
         }
     )
@@ -250,7 +252,9 @@ class SqlStore(Store):
                 sa.exc.ProgrammingError,
                 sa.exc.IntegrityError,
             ) as exc:
-                lost_race = isinstance(exc, sa.exc.IntegrityError) or "already exists" in str(exc)
+                lost_race = isinstance(exc, sa.exc.IntegrityError) or any(
+                    text in str(exc) for text in ("already exists", "duplicate column")
+                )
                 if not lost_race or attempt == _SCHEMA_ATTEMPTS - 1:
                     raise
                 time.sleep(0.05 * (attempt + 1))
@@ -260,6 +264,11 @@ class SqlStore(Store):
             row = conn.execute(sa.select(meta.c.value).where(meta.c.key == "schema")).first()
             if row is None:
                 conn.execute(meta.insert().values(key="schema", value=str(SCHEMA_VERSION)))
+            elif row[0] == "1":  # version 1 had no curves: add the column, keep every row
+                conn.execute(sa.text("ALTER TABLE trials ADD COLUMN curve TEXT"))
+                conn.execute(
+                    meta.update().where(meta.c.key == "schema").values(value=str(SCHEMA_VERSION))
+                )
             elif row[0] != str(SCHEMA_VERSION):
                 raise StoreError(
                     f"storage {self.url}: schema version {row[0]}, this archsearch "
@@ -352,6 +361,7 @@ class SqlStore(Store):
             "ended_at": None,
             "error": None,
             "failure": None,
+            "curve": None,
         }
         with self.engine.begin() as conn:
             # A resumed experiment re-asks trials that were running: overwrite, never add.
@@ -377,6 +387,7 @@ class SqlStore(Store):
             "ended_at": ended_at,
             "error": result.error,
             "failure": None if result.failure is None else str(result.failure),
+            "curve": None if result.curve is None else _dumps(result.curve_points()),
         }
         with self.engine.begin() as conn:
             if conn.execute(_FINISH_TRIAL, values).rowcount != 1:
@@ -414,6 +425,7 @@ class SqlStore(Store):
             row.ended_at,
             row.error,
             row.failure,
+            json.loads(row.curve) if row.curve else None,
         )
 
     def trials(

@@ -141,7 +141,10 @@ class NSGA2(Strategy):
         mixed = [
             x.index if self.rng.random() < 0.5 else y.index for x, y in zip(ga, gb, strict=True)
         ]
-        return self.space.from_genome(mixed)
+        try:
+            return self.space.from_genome(mixed)
+        except ConfigError:  # the mix turns conditional keys on or off (``when``): no crossover
+            return a
 
     # -- tell ---------------------------------------------------------------------------
     def tell(self, candidate: Candidate, result: Result) -> None:
