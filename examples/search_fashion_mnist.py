@@ -17,8 +17,8 @@ import argparse
 import time
 from typing import Any
 
-from archsearch.evaluation._training import training_evaluator
 from archsearch.experiment import build_experiment, normalize_spec
+from archsearch.registry import BENCHMARKS
 from archsearch.spaces.nb201 import from_arch_str, to_arch_str
 from archsearch.store import open_store
 
@@ -64,7 +64,7 @@ def main() -> None:
 
     # the same recipe, budget, data and seed as every candidate; the test split decides
     options = {k: v for k, v in BENCHMARK.items() if k != "name"}
-    evaluator = training_evaluator(**options, seed=args.seed)
+    evaluator = BENCHMARKS.create("training", {**options, "seed": args.seed}, field="benchmark")
     resnet = evaluator.evaluate(from_arch_str(RESNET_CELL))
     rows = [
         ("searched", to_arch_str(best), summary.best_metrics),

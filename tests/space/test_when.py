@@ -764,3 +764,16 @@ def test_nsga2_crossover_that_would_switch_keys_on_keeps_a_parent() -> None:
         assert space.validate(child) == child
         children.append(child)
     assert {space.key(c) for c in children} == {space.key(c) for c in [a, b, {"g1": 2, "g2": 2}]}
+
+
+def test_materialize_builds_symbolic_calls_inside_when() -> None:
+    from archsearch.space import materialize, symbolic
+
+    @symbolic
+    def block(width=Choice([2, 4])):  # noqa: B008 - an inline space
+        return ["block", width]
+
+    hyper = {"deep": Choice([False, True]), "extra": when(block(), deep=True)}
+    assert materialize(hyper, {"deep": False}) == {"deep": False}
+    built = materialize(hyper, {"deep": True, "extra": {"@": "block", "width": 4}})
+    assert built == {"deep": True, "extra": ["block", 4]}

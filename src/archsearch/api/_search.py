@@ -206,7 +206,7 @@ class TrialTable:
             writer.writerows(self.rows)
 
     def __str__(self) -> str:
-        shown = [c for c in self.columns if c not in ("duration_s",)][:8]
+        shown = [c for c in self.columns if c != "duration_s" and not c.endswith(".@")][:8]
         lines = [[c.removeprefix("params.").removeprefix("metrics.") for c in shown]]
         for row in self.rows[:20]:
             lines.append([_cell(row.get(c)) for c in shown])

@@ -66,7 +66,7 @@ class RayExecutor(RealExecutor):
         # the user's own modules travel with the evaluator: a cluster's workers need not
         # have them on their path (installed packages are imported there as usual)
         for module in getattr(evaluator, "user_modules", lambda: [])():
-            ray.cloudpickle.register_pickle_by_value(module)
+            ray.cloudpickle.register_pickle_by_value(module)  # type: ignore[no-untyped-call]
         self._remote = ray.remote(num_cpus=1, max_retries=0)(_evaluate_task)
         self._evaluator_ref = ray.put(evaluator)
         self._resubmit()

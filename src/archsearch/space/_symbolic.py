@@ -28,10 +28,12 @@ from typing import Any
 
 from archsearch.space._nodes import (
     Choice,
+    CondDictNode,
     DictNode,
     Fixed,
     ListNode,
     Node,
+    When,
     compile_spec,
 )
 
@@ -107,12 +109,18 @@ def _build(node: Node, spec: Any, value: Any) -> Any:
         return _build(node.options[index], option_spec, value)
     if isinstance(node, DictNode):
         return {k: _build(n, _sub(spec, k), value[k]) for k, n in node.items.items()}
+    if isinstance(node, CondDictNode):  # only the keys active in this config
+        return {k: _build(node.items[k], _unwhen(_sub(spec, k)), v) for k, v in value.items()}
     if isinstance(node, ListNode):
         return [
             _build(n, _sub(spec, i), v)
             for i, (n, v) in enumerate(zip(node.nodes, value, strict=True))
         ]
     return value
+
+
+def _unwhen(spec: Any) -> Any:
+    return spec.spec if isinstance(spec, When) else spec
 
 
 def _sub(spec: Any, key: Any) -> Any:
