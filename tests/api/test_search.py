@@ -296,6 +296,14 @@ def build(config):
     import torch
     return torch.nn.Linear(4, config["width"])
 
+def interrupted_once(trial):
+    width = trial.choice("width", [8, 16, 32])
+    flag = os.environ["STOP_FLAG"]
+    if trial.number == 3 and os.path.exists(flag):
+        os.remove(flag)
+        raise KeyboardInterrupt  # as Ctrl-C would, in the middle of trial 3
+    return float(width)
+
 def trained(trial):
     import torch
     model = build(trial.config)
@@ -342,6 +350,35 @@ def test_ray_runs_an_importable_objective(tmp_path: Path, user_module: Any) -> N
     finally:
         ray.shutdown()
     assert result.n_trials == 4 and result.n_failed == 0
+
+
+def test_cli_resume_continues_a_search_of_an_importable_objective(
+    tmp_path: Path, user_module: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    flag = tmp_path / "stop"
+    flag.touch()
+    monkeypatch.setenv("STOP_FLAG", str(flag))
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    first = archsearch.search(
+        user_module.interrupted_once, budget=8, storage=url, name="c", strategy="rea"
+    )
+    assert first.status == "interrupted" and first.n_trials == 3
+    assert "run again with name='c'" in capsys.readouterr().err
+    assert main(["resume", "c", "--storage", url, "--quiet"]) == 0
+    done = archsearch.load("c", url)
+    assert done.status == "complete" and done.n_trials == 8
+    assert [t.number for t in done.trial_records()] == list(range(8))
+
+
+def test_cli_resume_of_a_lambda_objective_says_what_to_do(tmp_path: Path, capsys: Any) -> None:
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    store = open_store(url)
+    archsearch.search(lambda t: 1.0, {"x": Int(0, 3)}, budget=2, storage=url, name="l")
+    record = store.find_experiment("l")
+    assert record is not None
+    store.update_experiment(record.id, status="interrupted")
+    assert main(["resume", "l", "--storage", url]) == 2
+    assert "was a lambda or a local function" in capsys.readouterr().err
 
 
 def test_export_writes_config_model_and_checkpoint(tmp_path: Path, user_module: Any) -> None:
@@ -422,3 +459,20 @@ def test_trace_refuses_what_no_space_expresses() -> None:
 def test_trial_pickles_for_worker_results() -> None:
     trial = Trial(3, {"a": 1}, 4.0)
     assert pickle.loads(pickle.dumps(trial)).config == {"a": 1}
+
+
+def test_export_rebuilds_a_built_in_space_model(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'b.db'}"
+    config = tmp_path / "c.yaml"
+    config.write_text("budget: {trials: 5}\n")
+    assert main(["run", str(config), "--name", "nb", "--storage", url, "--quiet"]) == 0
+    out = tmp_path / "nb"
+    assert main(["export", "nb", "--out", str(out), "--storage", url]) == 0
+    best = json.loads((out / "best.json").read_text())
+    from archsearch.spaces import nb201_space
+
+    assert nb201_space().validate(best["config"]) == best["config"]
+    weights = torch.load(out / "model.pt", weights_only=True)
+    assert any(k.endswith("weight") for k in weights)
+    assert "parameters" in (out / "model.txt").read_text()
+    assert not (out / "checkpoint.pt").exists()  # a table search keeps no checkpoints
