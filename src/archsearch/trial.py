@@ -42,8 +42,9 @@ class Candidate:
 
     ``id`` is unique within a strategy's run and becomes the trial number.
     ``fidelity`` is None for single-fidelity strategies (the evaluator's default).
-    ``context`` is what the driver tells the evaluator beside the config (a pruner's
-    thresholds); strategies leave it None.
+    ``context`` is what the evaluation is told beside the config: by the strategy
+    (``parent``: the config whose weights a child inherits) and by the evaluator's
+    driver side (a pruner's ``thresholds``). Most strategies leave it None.
     """
 
     id: int

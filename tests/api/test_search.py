@@ -476,3 +476,17 @@ def test_export_rebuilds_a_built_in_space_model(tmp_path: Path) -> None:
     assert any(k.endswith("weight") for k in weights)
     assert "parameters" in (out / "model.txt").read_text()
     assert not (out / "checkpoint.pt").exists()  # a table search keeps no checkpoints
+
+
+def test_a_strategy_can_name_a_parent_whose_checkpoint_the_trial_loads(tmp_path: Path) -> None:
+    from archsearch.api import ObjectiveEvaluator
+
+    def child(trial: Trial) -> float:
+        inherited = trial.load_checkpoint(trial.parent) if trial.parent else None
+        trial.save_checkpoint({"w": torch.tensor([float(trial.config["x"])])})
+        return -1.0 if inherited is None else float(inherited["w"])
+
+    evaluator = ObjectiveEvaluator(child, artifacts=str(tmp_path))
+    assert evaluator.evaluate_candidate(Candidate(0, {"x": 3})).metrics["value"] == -1.0
+    again = evaluator.evaluate_candidate(Candidate(1, {"x": 4}, context={"parent": {"x": 3}}))
+    assert again.metrics["value"] == 3.0

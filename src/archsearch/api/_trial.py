@@ -85,6 +85,12 @@ class Trial(_Draws):
         self._nodes: dict[str, Node] = {}
 
     @property
+    def parent(self) -> Any:
+        """The config this trial's config was derived from, when the strategy says so
+        (network morphism: a child inherits its parent's weights), else None."""
+        return self._context.get("parent")
+
+    @property
     def params(self) -> dict[str, Any]:
         """The decisions of this trial (the same as :attr:`config`)."""
         return self.config
@@ -163,21 +169,22 @@ class Trial(_Draws):
         (folder / "checkpoint.json").write_text(json.dumps(meta, default=str))
         return target
 
-    def load_checkpoint(self) -> Any:
-        """The last object saved by a trial of this config, or None.
+    def load_checkpoint(self, config: Any = None) -> Any:
+        """The last object saved by a trial of this config (or of ``config``, e.g.
+        :attr:`parent`), or None.
 
         Loaded with ``torch.load(..., weights_only=True)``: tensors and plain
         containers only, never arbitrary code.
         """
-        path = self._folder() / "checkpoint.pt"
+        path = self._folder(config) / "checkpoint.pt"
         if not path.is_file():
             return None
         return _load(path)
 
-    def _folder(self) -> Path:
+    def _folder(self, config: Any = None) -> Path:
         if self._checkpoints is None:
             raise ConfigError("trial: no checkpoint folder (give search(..., artifacts=DIR))")
-        return checkpoint_dir(self._checkpoints, self.config)
+        return checkpoint_dir(self._checkpoints, self.config if config is None else config)
 
     def __repr__(self) -> str:
         return f"Trial(number={self.number}, config={self.config}, fidelity={self.fidelity})"

@@ -151,7 +151,7 @@ class Experiment:
                 if done is None:
                     break
                 candidate, result, start, end = done
-                if candidate.context is not None:  # the evaluator's, not the strategy's
+                if candidate.context is not None:  # for the evaluation only
                     candidate = replace(candidate, context=None)
                 if executor.is_simulated and self._over_budget(end):
                     self._cancel(
@@ -214,8 +214,11 @@ class Experiment:
                     time.time(),
                 )
             if not self._early_exit(candidate):
-                if self._trial_context is not None:
-                    candidate = replace(candidate, context=self._trial_context(candidate))
+                if self._trial_context is not None:  # beside what the strategy said
+                    extra = self._trial_context(candidate)
+                    if extra:
+                        context = {**(candidate.context or {}), **extra}
+                        candidate = replace(candidate, context=context)
                 executor.submit(candidate)
 
     def _early_exit(self, candidate: Candidate) -> bool:
