@@ -31,12 +31,14 @@ METHODS = (
     "spos",
     "proxyless",
 )
+#: elastic-supernet methods (the MobileNet stage space; ``--targets`` specialises)
+ELASTIC = ("ofa", "bignas")
 
 
 def add_oneshot_parser(sub: Any) -> None:
     """Add ``oneshot`` to the ``archsearch`` subparsers."""
     p = sub.add_parser("oneshot", help="weight-sharing search (DARTS, GDAS, ENAS, SPOS, ...)")
-    p.add_argument("method", choices=METHODS, help="the one-shot method")
+    p.add_argument("method", choices=METHODS + ELASTIC, help="the one-shot method")
     p.add_argument("--space", default="nb201", choices=("nb201", "darts"), help="default nb201")
     p.add_argument("--dataset", default="fashion_mnist", help="default fashion_mnist")
     p.add_argument("--data-path", help="folder of the dataset files")
@@ -52,6 +54,14 @@ def add_oneshot_parser(sub: Any) -> None:
     p.add_argument("--name", help="experiment name (default oneshot-METHOD-SPACE-sSEED)")
     p.add_argument("--truth", metavar="TABLE.npz", help="rank this table's cells (nb201)")
     p.add_argument("--scores-out", metavar="PATH.json", help="write the cells' scores")
+    p.add_argument(
+        "--targets", metavar="MS,MS,...", help="ofa/bignas: latency targets (ms, 1 image, CPU)"
+    )
+    p.add_argument("--samples", type=int, default=100, help="ofa/bignas: predictor samples")
+    p.add_argument("--checkpoint", metavar="PATH", help="ofa/bignas: training state (resume)")
+    p.add_argument(
+        "--stem-stride", type=int, default=1, choices=(1, 2), help="ofa/bignas: 2 on a CPU"
+    )
 
 
 def cmd_oneshot(args: argparse.Namespace) -> int:
@@ -60,6 +70,8 @@ def cmd_oneshot(args: argparse.Namespace) -> int:
     Raises:
         ArchsearchError: for a user error (the CLI prints it and exits 2).
     """
+    if args.method in ELASTIC:
+        return _cmd_elastic(args)
     from archsearch.data import get_dataset
     from archsearch.oneshot import ONESHOT, darts_recipe
     from archsearch.store import open_store
@@ -88,6 +100,68 @@ def cmd_oneshot(args: argparse.Namespace) -> int:
     )
     if truth is not None and result.estimator is not None:
         _rank(result.estimator, truth, args.scores_out)
+    return 0
+
+
+def _targets(text: str | None) -> list[float]:
+    if not text:
+        return []
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(f"--targets: expected milliseconds like 5,10,20, got {text!r}") from None
+    if any(v <= 0 for v in values):
+        raise ConfigError(f"--targets: must be positive, got {text!r}")
+    return values
+
+
+def _cmd_elastic(args: argparse.Namespace) -> int:
+    from archsearch.data import get_dataset
+    from archsearch.oneshot._elastic_search import elastic_search
+    from archsearch.store import open_store
+
+    targets = _targets(args.targets)
+    data = get_dataset(args.dataset, path=args.data_path, subset=args.subset)
+    store = open_store(args.storage)
+
+    def show(row: dict[str, Any]) -> None:
+        print(
+            f"epoch {row['epoch']} ({row['phase']}): loss {row['train_loss']:.3f}, valid "
+            f"largest {row['valid_accuracy_largest']:.1f} %, smallest "
+            f"{row['valid_accuracy_smallest']:.1f} %, {row['seconds']:.0f} s",
+            flush=True,
+        )
+
+    result = elastic_search(
+        data,
+        method=args.method,
+        epochs=args.epochs,
+        targets_ms=targets,
+        samples=args.samples,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        store=store,
+        name=args.name or f"oneshot-{args.method}-elastic-s{args.seed}",
+        checkpoint=args.checkpoint,
+        stem_stride=args.stem_stride,
+        device=args.device if args.device != "auto" else "cpu",
+        on_epoch=show,
+    )
+    print(
+        f"trained in {result.train_s:.0f} s; latency table {result.table.profile_s:.1f} s; "
+        f"predictor on {len(result.samples)} sub-networks {result.predictor_s:.1f} s"
+    )
+    for target in result.targets:
+        chosen = target.chosen
+        stages = " | ".join(
+            f"k{s['kernel']} e{s['expansion']} d{s['n_layers']}" for s in chosen.config["stages"]
+        )
+        print(
+            f"target {chosen.target_ms:g} ms: {stages}; predicted {chosen.predicted_ms:.2f} ms "
+            f"(measured {target.measured_ms:.2f}), accuracy predicted "
+            f"{chosen.predicted_accuracy:.1f} % (inherited {target.valid_accuracy:.1f} %), "
+            f"search {chosen.search_s:.1f} s"
+        )
     return 0
 
 

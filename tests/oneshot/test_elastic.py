@@ -219,3 +219,24 @@ def test_the_accuracy_predictor_fits_a_learnable_target(net: ElasticMobileNet) -
     predicted = predictor.predict(configs[60:])
     assert np.corrcoef(predicted, truth[60:])[0, 1] > 0.9
     assert encode(net, configs[0]).shape == (27,)
+
+
+def test_archsearch_oneshot_ofa_specialises_to_each_target(
+    fake_fashion: Any, tmp_path: Path, capsys: Any
+) -> None:
+    from archsearch.cli import main
+
+    path = fake_fashion(size=12, n_train=10_100, n_test=100)
+    url = f"sqlite:///{tmp_path / 'o.db'}"
+    argv = ["oneshot", "ofa", "--data-path", str(path), "--subset", "80", "--epochs", "4"]
+    argv += ["--batch-size", "40"]
+    argv += ["--targets", "50,100", "--samples", "6", "--storage", url, "--name", "ofa"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.count("target ") == 2 and "epoch 4 (expand)" in out
+    from archsearch.store import open_store
+
+    store = open_store(url)
+    record = store.find_experiment("ofa")
+    assert record is not None and len(store.trials(record.id)) == 4
+    assert main([*argv[:-4], "--targets", "5,-1"]) == 2
