@@ -9,6 +9,7 @@ MobileNet, with its inherited accuracy and measured latency beside the predictio
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from archsearch.data import Dataset
 from archsearch.evaluation import measure_latency
@@ -30,8 +32,16 @@ from archsearch.oneshot._specialise import (
 )
 from archsearch.store import Store
 from archsearch.training import DeviceData
+from archsearch.training._run import batch_bounds
 
-__all__ = ["ElasticSearchResult", "Target", "elastic_search", "inherited_accuracies"]
+__all__ = [
+    "ElasticSearchResult",
+    "Target",
+    "accuracy",
+    "elastic_search",
+    "inherited_accuracies",
+    "train_network",
+]
 
 
 @dataclass(frozen=True)
@@ -63,6 +73,55 @@ def inherited_accuracies(
 ) -> list[float]:
     """Validation accuracy of each sub-network with the supernet's weights."""
     return [evaluate_subnet(net, data, c) for c in configs]
+
+
+def train_network(
+    model: torch.nn.Module,
+    data: DeviceData,
+    *,
+    epochs: int,
+    learning_rate: float = 0.05,
+    batch_size: int = 128,
+    weight_decay: float = 3e-5,
+    seed: int = 0,
+) -> torch.nn.Module:
+    """Train a standalone network (SGD, Nesterov, cosine to 0): the from-scratch baseline,
+    and with few epochs and a lower rate, the fine-tune of an extracted sub-network."""
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.SGD(
+        model.parameters(),
+        lr=learning_rate,
+        momentum=0.9,
+        nesterov=True,
+        weight_decay=weight_decay,
+    )
+    bounds = batch_bounds(data.n_train, batch_size)
+    total = max(1, epochs * len(bounds))
+    step = 0
+    for _ in range(epochs):
+        model.train()
+        plan = data.plan_epoch(generator, augment=False, padding=0)
+        for a, b in bounds:
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate * 0.5 * (1.0 + math.cos(math.pi * step / total))
+            x, y = data.batch(plan, a, b, 0)
+            optimizer.zero_grad(set_to_none=True)
+            torch.autograd.backward(F.cross_entropy(model(x), y))
+            optimizer.step()
+            step += 1
+    return model.eval()
+
+
+@torch.no_grad()
+def accuracy(model: torch.nn.Module, data: DeviceData, split: str = "test") -> float:
+    """Accuracy (%) of a standalone network on ``split`` (``valid`` or ``test``)."""
+    model.eval()
+    x_all, y_all = (data.valid_x, data.valid_y) if split == "valid" else (data.test_x, data.test_y)
+    hits = 0
+    for start in range(0, len(y_all), 500):
+        x = data.normalise(x_all[start : start + 500])
+        hits += int((model(x).argmax(1) == y_all[start : start + 500]).sum())
+    return 100.0 * hits / max(1, len(y_all))
 
 
 def elastic_search(

@@ -102,7 +102,7 @@ def evaluate_subnet(
     config: Mapping[str, Any],
     *,
     split: str = "valid",
-    calibration_images: int = 500,
+    calibration_images: int = 256,
     batch_size: int = 500,
 ) -> float:
     """Accuracy (%) of sub-network ``config`` with inherited weights, after batch-norm
