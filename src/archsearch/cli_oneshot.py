@@ -32,7 +32,7 @@ METHODS = (
     "proxyless",
 )
 #: elastic-supernet methods (the MobileNet stage space; ``--targets`` specialises)
-ELASTIC = ("ofa", "bignas")
+ELASTIC = ("ofa", "bignas", "spnas", "tunas")
 
 
 def add_oneshot_parser(sub: Any) -> None:
@@ -123,6 +123,9 @@ def _cmd_elastic(args: argparse.Namespace) -> int:
     targets = _targets(args.targets)
     data = get_dataset(args.dataset, path=args.data_path, subset=args.subset)
     store = open_store(args.storage)
+    name = args.name or f"oneshot-{args.method}-elastic-s{args.seed}"
+    if args.method in ("spnas", "tunas"):
+        return _cmd_latency_search(args, data, store, name, targets)
 
     def show(row: dict[str, Any]) -> None:
         print(
@@ -141,7 +144,7 @@ def _cmd_elastic(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         seed=args.seed,
         store=store,
-        name=args.name or f"oneshot-{args.method}-elastic-s{args.seed}",
+        name=name,
         checkpoint=args.checkpoint,
         stem_stride=args.stem_stride,
         device=args.device if args.device != "auto" else "cpu",
@@ -162,6 +165,58 @@ def _cmd_elastic(args: argparse.Namespace) -> int:
             f"{chosen.predicted_accuracy:.1f} % (inherited {target.valid_accuracy:.1f} %), "
             f"search {chosen.search_s:.1f} s"
         )
+    return 0
+
+
+def _cmd_latency_search(
+    args: argparse.Namespace, data: Any, store: Any, name: str, targets: list[float]
+) -> int:
+    """Single-Path NAS or TuNAS for one latency target over a fresh elastic supernet."""
+    import torch
+
+    from archsearch.evaluation import measure_latency
+    from archsearch.oneshot import (
+        ElasticLatencyTable,
+        ElasticMobileNet,
+        SinglePathNAS,
+        TuNAS,
+        evaluate_subnet,
+    )
+    from archsearch.training import DeviceData
+
+    if len(targets) != 1:
+        raise ConfigError(f"--targets: {args.method} searches for one target, got {targets}")
+    torch.manual_seed(args.seed)
+    shape = tuple(int(v) for v in data.train_x.shape[1:])
+    net = ElasticMobileNet(
+        in_channels=shape[0], n_classes=data.num_classes, stem_stride=args.stem_stride
+    )
+    table = ElasticLatencyTable(net, shape)  # type: ignore[arg-type]
+    options = {
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "seed": args.seed,
+        "store": store,
+        "name": name,
+        "checkpoint": args.checkpoint,
+    }
+    method: Any = (
+        SinglePathNAS(target_ms=targets[0], **options)
+        if args.method == "spnas"
+        else TuNAS(target_ms=targets[0], **options)
+    )
+    result = method.search(net, data, table)
+    config = result.config
+    accuracy = evaluate_subnet(net, DeviceData(data, torch.device("cpu")), config)
+    measured = measure_latency(net.extract(config), (1, *shape), repeats=30, threads=1)
+    stages = " | ".join(
+        f"k{s['kernel']} e{s['expansion']} d{s['n_layers']}" for s in config["stages"]
+    )
+    print(
+        f"target {targets[0]:g} ms: {stages}; predicted {table.predict(config):.2f} ms "
+        f"(measured {measured['latency_ms']:.2f}), inherited accuracy {accuracy:.1f} %, "
+        f"search {result.wall_s:.0f} s"
+    )
     return 0
 
 
