@@ -16,6 +16,7 @@ Three parts, each cheap once the supernet is trained:
 
 from __future__ import annotations
 
+import copy
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -69,7 +70,7 @@ class ElasticLatencyTable:
         net: the supernet (its skeleton and options).
         image_shape: ``(channels, height, width)`` of one input.
         batch: the batch size the latency is for.
-        repeats: timed runs per part (the median is kept).
+        repeats: timed runs per part, over five rounds (the median is kept).
         threads: CPU threads while measuring.
     """
 
@@ -82,40 +83,48 @@ class ElasticLatencyTable:
         repeats: int = 30,
         threads: int | None = 1,
     ) -> None:
-        self.entries: dict[str, float] = {}
         self.options = _stage_options(net)
-        shape = (batch, *image_shape)
         start = time.perf_counter()
-        x = torch.zeros(shape)
+        parts = self._parts(net, (batch, *image_shape))
+        # every part measured in turn, several rounds, the median kept: a part is not
+        # favoured or penalised by when it ran (caches warming up, a busy neighbour)
+        rounds = 5
+        times: dict[str, list[float]] = {key: [] for key, _, _ in parts}
         with torch.no_grad():
-            self.entries["stem"] = self._ms(net.stem, x.shape, repeats, threads)
-            y = net.stem.eval()(x)
-            for i, blocks in enumerate(net.blocks()):
-                first = blocks[0]
-                for position, c_in, stride in ((0, first.c_in, first.stride), (1, first.c_out, 1)):
-                    size = y.shape if position == 0 else _after(y.shape, first)
-                    for e in self.options[i]["expansion"]:
-                        for k in self.options[i]["kernel"]:
-                            block = MBConv(
-                                c_in,
-                                first.c_out,
-                                expansion=e,
-                                kernel=k,
-                                stride=stride,
-                                use_se=False,
-                            )
-                            self.entries[f"{i}/{position}/{e}/{k}"] = self._ms(
-                                block, size, repeats, threads
-                            )
-                y = torch.zeros(_after(y.shape, first))
-            head = nn.Sequential(net.head, net.pool, nn.Flatten(), net.classifier)
-            self.entries["head"] = self._ms(head, y.shape, repeats, threads)
+            for _ in range(rounds):
+                for key, module, size in parts:
+                    timing = measure_latency(
+                        module, size, warmup=2, repeats=max(2, repeats // rounds), threads=threads
+                    )
+                    times[key].append(float(timing["latency_ms"]))
+        self.entries = {key: float(np.median(values)) for key, values in times.items()}
         self.profile_s = time.perf_counter() - start
 
-    @staticmethod
-    def _ms(module: nn.Module, shape: Sequence[int], repeats: int, threads: int | None) -> float:
-        timing = measure_latency(module, tuple(shape), repeats=repeats, threads=threads)
-        return float(timing["latency_ms"])
+    def _parts(
+        self, net: ElasticMobileNet, shape: tuple[int, ...]
+    ) -> list[tuple[str, nn.Module, tuple[int, ...]]]:
+        """``(key, standalone module, input shape)`` of every table entry."""
+        stem = copy.deepcopy(net.stem).eval()
+        parts: list[tuple[str, nn.Module, tuple[int, ...]]] = [("stem", stem, shape)]
+        with torch.no_grad():
+            y = tuple(stem(torch.zeros(shape)).shape)
+        for i, blocks in enumerate(net.blocks()):
+            first = blocks[0]
+            after = _after(y, first)
+            for position, c_in, stride, size in (
+                (0, first.c_in, first.stride, y),
+                (1, first.c_out, 1, after),
+            ):
+                for e in self.options[i]["expansion"]:
+                    for k in self.options[i]["kernel"]:
+                        block = MBConv(
+                            c_in, first.c_out, expansion=e, kernel=k, stride=stride, use_se=False
+                        )
+                        parts.append((f"{i}/{position}/{e}/{k}", block, size))
+            y = after
+        head = copy.deepcopy(nn.Sequential(net.head, net.pool, nn.Flatten(), net.classifier))
+        parts.append(("head", head, y))
+        return parts
 
     def predict(self, config: dict[str, Any]) -> float:
         """Predicted latency (ms) of the sub-network of ``config``."""
