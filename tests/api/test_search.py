@@ -296,6 +296,11 @@ def build(config):
     import torch
     return torch.nn.Linear(4, config["width"])
 
+def uneven(trial):
+    width = trial.choice("width", [8, 16, 32])
+    time.sleep(1.5 if trial.number == 0 else 0.05)
+    return float(width)
+
 def interrupted_once(trial):
     width = trial.choice("width", [8, 16, 32])
     flag = os.environ["STOP_FLAG"]
@@ -333,6 +338,24 @@ def test_worker_processes_run_an_importable_objective(tmp_path: Path, user_modul
     assert result.n_trials == 8 and result.n_failed == 0
     pids = {t.metrics["pid"] for t in result.trial_records()}
     assert len(pids) == 2 and not pids & {float(__import__("os").getpid())}
+
+
+@pytest.mark.parametrize("ordered", [True, False])
+def test_stored_end_times_are_when_trials_ended(
+    tmp_path: Path, user_module: Any, ordered: bool
+) -> None:
+    result = archsearch.search(
+        user_module.uneven,
+        strategy="grid",
+        budget=3,
+        workers=2,
+        ordered=ordered,
+        storage=f"sqlite:///{tmp_path / 'o.db'}",
+    )
+    first, second, _ = result.trial_records()
+    assert first.ended_at is not None and second.ended_at is not None
+    # trial 1 (short) ended well before trial 0 (long), also when handed back after it
+    assert second.ended_at < first.ended_at - 1.0
 
 
 def test_ray_runs_an_importable_objective(tmp_path: Path, user_module: Any) -> None:

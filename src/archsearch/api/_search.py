@@ -46,6 +46,7 @@ def search(
     workers: int = 1,
     executor: str | None = None,
     timeout_s: float | None = None,
+    ordered: bool = True,
     retries: Mapping[str, Any] | None = None,
     storage: str | None = None,
     name: str | None = None,
@@ -84,6 +85,9 @@ def search(
         executor: ``inline``, ``processes`` or ``ray`` (default: inline for one
             worker, processes for more).
         timeout_s: per-trial time limit (processes, ray).
+        ordered: workers' results reach the strategy in the order it asked (the default:
+            a seeded search is reproducible); False hands each result over as it comes,
+            so no worker waits for an older trial (throughput, not reproducible).
         retries: ``{"count": N, "failures": [worker_died, timeout]}``.
         storage: a database URL (``sqlite:///FILE``, ``postgresql://...``,
             ``memory://``); default ``$ARCHSEARCH_STORAGE`` or ``sqlite:///archsearch.db``.
@@ -107,7 +111,7 @@ def search(
     elif not isinstance(space, Space):
         space = Space(space)
     strategy_part = _strategy(strategy, fidelity)
-    executor_part = _executor(executor, workers, timeout_s)
+    executor_part = _executor(executor, workers, timeout_s, ordered)
     if executor_part["name"] != "inline":
         _check_sendable(objective)
     url = storage or os.environ.get("ARCHSEARCH_STORAGE") or DEFAULT_STORAGE
@@ -351,7 +355,9 @@ def _strategy(strategy: Any, fidelity: Any) -> dict[str, Any]:
     return part
 
 
-def _executor(name: str | None, workers: int, timeout_s: float | None) -> dict[str, Any]:
+def _executor(
+    name: str | None, workers: int, timeout_s: float | None, ordered: bool = True
+) -> dict[str, Any]:
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
         raise ConfigError(f"workers: must be an integer >= 1, got {workers!r}")
     name = name or ("inline" if workers == 1 else "processes")
@@ -366,6 +372,8 @@ def _executor(name: str | None, workers: int, timeout_s: float | None) -> dict[s
     part: dict[str, Any] = {"name": name, "workers": workers}
     if timeout_s is not None:
         part["timeout_s"] = timeout_s
+    if not ordered:
+        part["ordered"] = False
     return part
 
 

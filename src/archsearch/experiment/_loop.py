@@ -324,12 +324,16 @@ class Experiment:
         self._clock = end
         if self.store is not None:
             checkpoint = self._checkpoint(wall_s) if self.store.is_persistent else None
+            simulated = self.executor.is_simulated
+            # a real executor may hand a result back later than it came (ordered
+            # delivery): store when the trial ended, from the executor's clock
+            ended = time.time() if simulated else time.time() - (self.executor.now() - end)
             self.store.finish_trial(
                 self._eid,
                 candidate.id,
                 result,
-                end if self.executor.is_simulated else None,
-                time.time(),
+                end if simulated else None,
+                ended,
                 checkpoint,
             )
         if self._observe is not None:
