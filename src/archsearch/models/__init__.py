@@ -24,6 +24,7 @@ from torch import nn
 
 from archsearch.models._ops import count_parameters
 from archsearch.models._registry import MODELS
+from archsearch.models.cnn import cnn_model
 from archsearch.models.darts import darts_model, nb301_model
 from archsearch.models.mobilenet import mobilenet_model
 from archsearch.models.nats_size import nats_size_model
@@ -32,6 +33,7 @@ from archsearch.models.nb201 import nb201_model
 __all__ = [
     "MODELS",
     "build_model",
+    "cnn_model",
     "count_parameters",
     "darts_model",
     "mobilenet_model",

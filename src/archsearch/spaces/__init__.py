@@ -1,6 +1,7 @@
 """Built-in search spaces."""
 
 from archsearch.registry import SPACES
+from archsearch.spaces.cnn import cnn_space
 from archsearch.spaces.darts import darts_space
 from archsearch.spaces.hpo import hpo_space, joint_space
 from archsearch.spaces.lcbench import lcbench_space
@@ -13,6 +14,7 @@ from archsearch.spaces.nb301 import nb301_space
 SPACES.register_lazy("custom", "archsearch.api._evaluator")
 
 __all__ = [
+    "cnn_space",
     "darts_space",
     "hpo_space",
     "joint_space",

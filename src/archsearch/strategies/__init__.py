@@ -12,6 +12,7 @@ from archsearch.strategies._grid import GridSearch
 from archsearch.strategies._hyperband import ASHA, Hyperband, SuccessiveHalving
 from archsearch.strategies._local import LocalSearch
 from archsearch.strategies._mcts import MonteCarloTreeSearch
+from archsearch.strategies._morph import MorphEvolution
 from archsearch.strategies._nsga2 import NSGA2
 from archsearch.strategies._random import RandomSearch
 from archsearch.strategies._rea import RegularizedEvolution
@@ -30,6 +31,7 @@ __all__ = [
     "Hyperband",
     "LocalSearch",
     "MonteCarloTreeSearch",
+    "MorphEvolution",
     "NSGA2",
     "RandomSearch",
     "RegularizedEvolution",
