@@ -1,19 +1,35 @@
-"""Multi-fidelity search on LCBench: how soon do Hyperband, ASHA and BOHB match random search?
+"""Multi-fidelity search on LCBench: how soon do Hyperband, ASHA, BOHB and the curve-based
+strategies match random search? And how well do curve models extrapolate?
 
 Usage:
     python benchmarks/lcbench_multifidelity.py [--runs 20] [--tasks all] [--trainings 50]
+        [--parts search,extrapolation] [--quick] [--curve-configs 200]
         [--plot PNG] [--json PATH]
 
-For each LCBench task (YAHPO surrogate, epochs 1..52): the budget is ``--trainings``
-(default 50) times the median 52-epoch training time of 20 random configs; random
-search trains every config for 52 epochs, the multi-fidelity strategies climb the
-rungs 3, 9, 27, 52 (eta 3; ``PROTOCOL_OPTIONS`` in ``archsearch.experiment``).
-Every strategy runs ``--runs`` seeds; its anytime curve is the mean over seeds of the
-52-epoch validation accuracy of its incumbent. Printed per task: the fraction of the
-budget each strategy needs to reach random search's final mean accuracy (``>1``: not
-within the budget), then the median over tasks. The plot shows,
+Search (``--parts search``). For each LCBench task (YAHPO surrogate, epochs 1..52): the
+budget is ``--trainings`` (default 50) times the median 52-epoch training time of 20
+random configs; random search trains every config for 52 epochs, the multi-fidelity
+strategies climb the rungs 3, 9, 27, 52 (eta 3; ``PROTOCOL_OPTIONS`` in
+``archsearch.experiment``). The curve-based strategies see every epoch's validation
+accuracy (``with_curve``) and extrapolate it with the learned curve model trained on the
+other 33 tasks (leave-one-task-out): ``curve_stop`` (random configs stopped when
+P(final > incumbent) < 0.05, steps 3, 6, 12, 24, 48, 52), ``freeze_thaw`` (DyHPO-style
+EI at the next step, same ladder) and ``ft_final`` (freeze-thaw with EI of the final
+value per epoch added). Every strategy runs ``--runs`` seeds; its anytime curve is the
+mean over seeds of the 52-epoch validation accuracy of its incumbent. Printed per task:
+the fraction of the budget each strategy needs to reach random search's final mean
+accuracy (``>1``: not within the budget), then the median over tasks. The plot shows,
 against the fraction of the budget, the share of tasks on which each strategy has
 reached random search's final accuracy.
+
+Extrapolation (``--parts extrapolation``). For each task, ``--curve-configs`` random
+configs (not those the models were trained on) are observed for the first 10 % (5) or
+25 % (13) of their 52 epochs; the table gives, per task and as median and mean over
+tasks, Spearman's rank correlation of predicted against true 52-epoch accuracy and the
+mean absolute error (percentage points) of the parametric ensemble, of the learned
+model (trained on the other tasks) and of the last observed value.
+
+``--quick``: 4 tasks, 4 runs, 60 curves per task, for a look in about a minute.
 """
 
 from __future__ import annotations
@@ -22,11 +38,20 @@ import argparse
 import json
 import statistics
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
+from archsearch.curves import (
+    LastValue,
+    ParametricEnsemble,
+    extrapolation_quality,
+    lcbench_curve_model,
+    lcbench_curves,
+)
 from archsearch.evaluation._yahpo import LCBENCH, lcbench_benchmark
 from archsearch.experiment import compare
 from archsearch.spaces import lcbench_space
@@ -35,8 +60,16 @@ from archsearch.spaces._configspace import load_json, yahpo_dir
 # successive halving (Hyperband's widest bracket alone) shows what Hyperband's hedging
 # brackets cost where 3 epochs already rank the configs well
 STRATEGIES = ("random", "hyperband", "successive_halving", "asha", "bohb")
-WIDTH = {name: max(10, len(name)) for name in STRATEGIES}
+#: column -> (strategy, options); each gets the leave-one-task-out learned curve model
+CURVE_STRATEGIES: dict[str, tuple[str, dict[str, Any]]] = {
+    "curve_stop": ("curve_stop", {}),
+    "freeze_thaw": ("freeze_thaw", {}),
+    "ft_final": ("freeze_thaw", {"horizon": "final", "per_step": True}),
+}
 BUDGET_FULL_TRAININGS = 50
+EPOCHS = 52
+SEEN = {"10%": 5, "25%": 13}  # epochs observed: 10 % and 25 % of 52
+MODELS = ("ensemble", "learned", "last")
 
 
 def tasks() -> list[str]:
@@ -64,6 +97,117 @@ def time_to_reach(curve: list[float | None], target: float) -> float:
     return float("inf")
 
 
+def _cell(value: float, width: int) -> str:
+    return f"{value:>{width}.2f}" if value != float("inf") else f"{'>1':>{width}}"
+
+
+def search_table(chosen: Sequence[str], runs: int, trainings: float) -> dict[str, Any]:
+    """The time-to-random's-final table; prints it as it goes."""
+    columns = [*STRATEGIES[1:], *CURVE_STRATEGIES]
+    width = {name: max(10, len(name)) for name in columns}
+    fractions: dict[str, list[float]] = {s: [] for s in columns}
+    rows: list[dict[str, Any]] = []
+    print(
+        f"LCBench, {runs} runs per strategy and task, budget = "
+        f"{trainings:g} median 52-epoch trainings"
+    )
+    print(
+        f"{'task':>7} {'budget s':>10} {'random final':>13} "
+        + " ".join(f"{s:>{width[s]}}" for s in columns)
+    )
+    for task in chosen:
+        budget = budget_for(task, trainings)
+        result = compare(
+            benchmark="lcbench",
+            dataset=task,
+            strategies=list(STRATEGIES),
+            runs=runs,
+            budget_s=budget,
+            benchmark_options={"with_curve": False},
+        )
+        curves = {name: result["results"][name]["anytime_mean"] for name in STRATEGIES}
+        model = {"name": "lcbench", "exclude": [task]}  # never trained on this task
+        for column, (name, options) in CURVE_STRATEGIES.items():
+            # the same seeds and budget; the curve strategies read every epoch's accuracy
+            run = compare(
+                benchmark="lcbench",
+                dataset=task,
+                strategies=[name],
+                runs=runs,
+                budget_s=budget,
+                options={name: {**options, "model": model}},
+                benchmark_options={"with_curve": True},
+            )
+            curves[column] = run["results"][name]["anytime_mean"]
+        target = curves["random"][-1]
+        row: dict[str, Any] = {"task": task, "budget_s": budget, "random_final": target}
+        for name in columns:
+            row[name] = time_to_reach(curves[name], target)
+            fractions[name].append(row[name])
+        rows.append(row)
+        cells = " ".join(_cell(row[s], width[s]) for s in columns)
+        print(f"{task:>7} {budget:>10.0f} {target:>12.2f}% {cells}", flush=True)
+    medians = {s: statistics.median(v) for s, v in fractions.items()}
+    print(
+        f"{'median':>7} {'':>10} {'':>13} "
+        + " ".join(_cell(medians[s], width[s]) for s in columns)
+    )
+    print(
+        "(fraction of the budget needed to reach random search's final accuracy; "
+        "target: at most 0.33; freeze-thaw's goal: at most 0.15)"
+    )
+    return {"tasks": rows, "median": medians, "fractions": fractions}
+
+
+def extrapolation_table(chosen: Sequence[str], n_configs: int) -> dict[str, Any]:
+    """Spearman and MAE of predicted final accuracy from 10 % and 25 % of each curve."""
+    ensemble, last = ParametricEnsemble(upper=100.0), LastValue()
+    rows: list[dict[str, Any]] = []
+    print(
+        f"\nExtrapolation: {n_configs} random configs per task, final (52-epoch) "
+        "accuracy predicted from the first 10 % (5) / 25 % (13) epochs"
+    )
+    print("Spearman rank correlation (higher is better), MAE in points (lower is better)")
+    head = "  ".join(
+        f"{'rho ' + part:>{7 * len(MODELS)}}  {'MAE ' + part:>{7 * len(MODELS)}}" for part in SEEN
+    )
+    names = " ".join(f"{m[:6]:>6}" for m in MODELS)
+    print(f"{'':>7}  {head}")
+    print(f"{'task':>7}  " + "  ".join(f"{names}  {names}" for _ in SEEN))
+    for task in chosen:
+        curves = lcbench_curves(task, n_configs=n_configs, seed=1)  # unlike the training seeds
+        models = {"ensemble": ensemble, "learned": lcbench_curve_model(exclude=task), "last": last}
+        row: dict[str, Any] = {"task": task}
+        for part, seen in SEEN.items():
+            for name, model in models.items():
+                quality = extrapolation_quality(model, curves, seen)
+                row[f"rho {part} {name}"] = quality["spearman"]
+                row[f"mae {part} {name}"] = quality["mae"]
+                row[f"cov {part} {name}"] = quality["coverage"]
+        rows.append(row)
+        print(f"{task:>7}  {_quality_cells(row)}", flush=True)
+    summary = {}
+    for label, reduce in (("median", statistics.median), ("mean", statistics.fmean)):
+        summary[label] = {k: reduce([r[k] for r in rows]) for k in rows[0] if k != "task"}
+        print(f"{label:>7}  {_quality_cells(summary[label])}")
+    cover = ", ".join(
+        f"{name} {summary['mean'][f'cov {part} {name}']:.2f} ({part})"
+        for part in SEEN
+        for name in ("ensemble", "learned")
+    )
+    print(f"(share of true finals within the 95 % interval, mean over tasks: {cover})")
+    return {"tasks": rows, **summary}
+
+
+def _quality_cells(row: dict[str, Any]) -> str:
+    parts = []
+    for part in SEEN:
+        rho = " ".join(f"{row[f'rho {part} {m}']:>6.3f}" for m in MODELS)
+        mae = " ".join(f"{row[f'mae {part} {m}']:>6.2f}" for m in MODELS)
+        parts.append(f"{rho}  {mae}")
+    return "  ".join(parts)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
@@ -74,57 +218,35 @@ def main() -> None:
         default=BUDGET_FULL_TRAININGS,
         help="budget in median 52-epoch trainings",
     )
+    parser.add_argument(
+        "--parts", default="search,extrapolation", help="search, extrapolation, or both"
+    )
+    parser.add_argument("--curve-configs", type=int, default=200, help="curves per task")
+    parser.add_argument("--quick", action="store_true", help="4 tasks, 4 runs, 60 curves")
     parser.add_argument("--plot", default="lcbench-multifidelity.png")
     parser.add_argument("--json", metavar="PATH")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
+    if not parts <= {"search", "extrapolation"}:
+        parser.error(f"--parts: search and/or extrapolation, got {args.parts!r}")
     chosen = tasks() if args.tasks == "all" else args.tasks.split(",")
+    if args.quick:
+        chosen, args.runs, args.curve_configs = chosen[:4], 4, 60
+    # one thread per process: compare runs a process per core, and the curve models'
+    # small tensors only wait on other threads
+    torch.set_num_threads(1)
     t0 = time.perf_counter()
-    fractions: dict[str, list[float]] = {s: [] for s in STRATEGIES[1:]}
-    rows: list[dict[str, Any]] = []
-    print(
-        f"LCBench, {args.runs} runs per strategy and task, budget = "
-        f"{args.trainings:g} median 52-epoch trainings"
-    )
-    print(
-        f"{'task':>7} {'budget s':>10} {'random final':>13} "
-        + " ".join(f"{s:>{WIDTH[s]}}" for s in STRATEGIES[1:])
-    )
-    for task in chosen:
-        budget = budget_for(task, args.trainings)
-        result = compare(
-            benchmark="lcbench",
-            dataset=task,
-            strategies=list(STRATEGIES),
-            runs=args.runs,
-            budget_s=budget,
-            benchmark_options={"with_curve": False},
-        )
-        target = result["results"]["random"]["anytime_mean"][-1]
-        row: dict[str, Any] = {"task": task, "budget_s": budget, "random_final": target}
-        for name in STRATEGIES[1:]:
-            frac = time_to_reach(result["results"][name]["anytime_mean"], target)
-            fractions[name].append(frac)
-            row[name] = frac
-        rows.append(row)
-        cells = " ".join(
-            f"{row[s]:>{WIDTH[s]}.2f}" if row[s] != float("inf") else f"{'>1':>{WIDTH[s]}}"
-            for s in STRATEGIES[1:]
-        )
-        print(f"{task:>7} {budget:>10.0f} {target:>12.2f}% {cells}")
-    medians = {s: statistics.median(v) for s, v in fractions.items()}
-    print(
-        f"{'median':>7} {'':>10} {'':>13} "
-        + " ".join(f"{medians[s]:>{WIDTH[s]}.2f}" for s in STRATEGIES[1:])
-    )
-    print(
-        "(fraction of the budget needed to reach random search's final accuracy; "
-        "target: at most 0.33)"
-    )
+    out: dict[str, Any] = {}
+    if "search" in parts:
+        out["search"] = search_table(chosen, args.runs, args.trainings)
+    if "extrapolation" in parts:
+        out["extrapolation"] = extrapolation_table(chosen, args.curve_configs)
     print(f"wall time {time.perf_counter() - t0:.1f} s")
-    _plot(fractions, args.plot)
-    print(f"plot: {args.plot}")
+    if "search" in parts:
+        _plot(out["search"]["fractions"], args.plot)
+        print(f"plot: {args.plot}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"tasks": rows, "median": medians}, indent=1))
+        Path(args.json).write_text(json.dumps(out, indent=1))
 
 
 def _plot(fractions: dict[str, list[float]], path: str) -> None:

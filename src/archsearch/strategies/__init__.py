@@ -1,8 +1,9 @@
 """Search strategies: ``ask`` for candidates, ``tell`` them results.
 
 Each strategy registers a short name in :data:`archsearch.registry.STRATEGIES`. The
-LSTM controller (``lstm``) and predictor-based search (``predictor``) need torch and
-are imported only when asked for, so that tabular searches start without it.
+LSTM controller (``lstm``), predictor-based search (``predictor``) and the strategies on
+extrapolated learning curves (``curve_stop``, ``freeze_thaw``) need torch and are
+imported only when asked for, so that tabular searches start without it.
 """
 
 from archsearch.registry import STRATEGIES
@@ -22,6 +23,8 @@ from archsearch.strategies._tpe import TPE
 
 STRATEGIES.register_lazy("lstm", "archsearch.strategies._controller")
 STRATEGIES.register_lazy("predictor", "archsearch.strategies._predictor")
+STRATEGIES.register_lazy("curve_stop", "archsearch.strategies._freeze_thaw")
+STRATEGIES.register_lazy("freeze_thaw", "archsearch.strategies._freeze_thaw")
 
 __all__ = [
     "ASHA",
