@@ -513,3 +513,37 @@ def test_a_strategy_can_name_a_parent_whose_checkpoint_the_trial_loads(tmp_path:
     assert evaluator.evaluate_candidate(Candidate(0, {"x": 3})).metrics["value"] == -1.0
     again = evaluator.evaluate_candidate(Candidate(1, {"x": 4}, context={"parent": {"x": 3}}))
     assert again.metrics["value"] == 3.0
+
+
+def saturating(trial: Trial) -> float:
+    x = trial.config["x"]
+    value = 0.0
+    for step in range(1, 11):
+        value = 100 * x * (1 - math.exp(-step / 3))
+        trial.report(value, step)
+    return value
+
+
+def test_the_curve_pruner_stops_curves_that_cannot_beat_the_best() -> None:
+    result = archsearch.search(
+        saturating,
+        {"x": Real(0.0, 1.0)},
+        budget=30,
+        storage="memory://",
+        pruner={"name": "curve", "threshold": 0.05},
+        fidelity=10,
+        seed=0,
+    )
+    records = result.trial_records()
+    pruned = [t for t in records if t.state is TrialStatus.PRUNED]
+    assert len(pruned) >= 5
+    right = 0
+    for trial in pruned:
+        assert trial.curve is not None and 3 <= len(trial.curve) < 10
+        assert "P(value at step 10 >" in (trial.error or "")
+        earlier = [t.score for t in records[: trial.number] if t.state is TrialStatus.COMPLETE]
+        true_final = 100 * trial.config["x"] * (1 - math.exp(-10 / 3))
+        right += true_final < max(earlier)  # type: ignore[type-var]
+    assert right >= 0.9 * len(pruned)
+    with pytest.raises(ConfigError, match="pruner.model"):
+        archsearch.search(saturating, {"x": Real(0, 1)}, pruner={"name": "curve", "model": "x"})

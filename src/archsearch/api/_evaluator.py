@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from archsearch.api._pruners import PercentilePruner, pruner_from_spec
+from archsearch.api._pruners import AnyPruner, CurvePruner, pruner_from_spec
 from archsearch.api._trial import Trial, TrialPruned
 from archsearch.errors import ArchsearchError, ConfigError
 from archsearch.evaluation import Evaluator
@@ -123,16 +123,18 @@ class ObjectiveEvaluator(Evaluator):
         self.mode = mode
         self.fidelities = tuple(float(f) for f in fidelities)
         self.max_fidelity = max(self.fidelities) if self.fidelities else None
-        self.pruner: PercentilePruner | None = pruner_from_spec(pruner)
+        self.pruner: AnyPruner | None = pruner_from_spec(pruner)
         self.artifacts = Path(artifacts) if artifacts else None
         self.builder = builder
         # driver side: the finished trials' curves and the thresholds they give
         self._curves: dict[int, dict[float, float]] = {}
+        self._complete: set[int] = set()
         self._thresholds: dict[str, float] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_curves"], state["_thresholds"] = {}, None  # the driver's, not the workers'
+        state["_complete"] = set()
         return state
 
     def bind(self, objective: Objective) -> None:
@@ -162,6 +164,11 @@ class ObjectiveEvaluator(Evaluator):
         """What a new trial needs from the driver: the pruner's thresholds."""
         if self.pruner is None:
             return None
+        if isinstance(self.pruner, CurvePruner):
+            curve = self.pruner.context(
+                self._curves, self._complete, self.mode == "max", self.max_fidelity
+            )
+            return None if curve is None else {"curve": curve, "mode": self.mode}
         if self._thresholds is None:
             self._thresholds = self.pruner.thresholds(self._curves, self.mode == "max")
         return {"thresholds": self._thresholds, "mode": self.mode}
@@ -175,6 +182,8 @@ class ObjectiveEvaluator(Evaluator):
         if state in (TrialStatus.COMPLETE, TrialStatus.PRUNED):
             self._curves[number] = {float(s): float(v) for s, v in curve}
             self._thresholds = None
+            if state is TrialStatus.COMPLETE:
+                self._complete.add(number)
 
     # -- worker side -----------------------------------------------------------------
     def evaluate(self, config: Any, fidelity: float | None = None) -> Result:

@@ -18,7 +18,7 @@ import numpy as np
 
 from archsearch.errors import ConfigError
 
-__all__ = ["PRUNERS", "PercentilePruner", "pruner_from_spec"]
+__all__ = ["PRUNERS", "CurvePruner", "PercentilePruner", "pruner_from_spec"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,12 +69,73 @@ class PercentilePruner:
         }
 
 
-PRUNERS = ("median", "percentile")
+@dataclass(frozen=True, slots=True)
+class CurvePruner:
+    """Stop a trial when its extrapolated learning curve is unlikely to beat the best
+    finished trial: ``P(final > incumbent) < threshold`` (Domhan et al., 2015).
+
+    The driver sends the stopper's spec, the incumbent (the best last value the complete
+    trials reported) and the final step (the largest fidelity, else the furthest step a
+    finished trial reached); the trial fits its own curve in the worker at every
+    report (:class:`archsearch.curves.CurveStopper`, ``model``: ``parametric`` or
+    ``last_value``). No trial is judged before one has completed.
+    """
+
+    model: str = "parametric"
+    threshold: float = 0.05
+    min_points: int = 3
+
+    def __post_init__(self) -> None:
+        if self.model not in ("parametric", "last_value"):
+            raise ConfigError(f"pruner.model: {self.model!r}; allowed: parametric, last_value")
+        if not 0 < self.threshold < 1:
+            raise ConfigError(f"pruner.threshold: must be in (0, 1), got {self.threshold!r}")
+        if not isinstance(self.min_points, int) or self.min_points < 2:
+            raise ConfigError(
+                f"pruner.min_points: must be an integer >= 2, got {self.min_points!r}"
+            )
+
+    def context(
+        self,
+        curves: Mapping[int, Mapping[float, float]],
+        complete: set[int],
+        maximize: bool,
+        final_step: float | None,
+    ) -> dict[str, Any] | None:
+        """What a new trial needs, or None while no trial has completed."""
+        finals = [c[max(c)] for n, c in curves.items() if n in complete and c]
+        if not finals:
+            return None
+        if final_step is None:
+            final_step = max(max(c) for c in curves.values() if c)
+        return {
+            "stopper": {
+                "model": self.model,
+                "threshold": self.threshold,
+                "min_points": self.min_points,
+                "maximize": maximize,
+            },
+            "incumbent": max(finals) if maximize else min(finals),
+            "final_step": final_step,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": "curve",
+            "model": self.model,
+            "threshold": self.threshold,
+            "min_points": self.min_points,
+        }
 
 
-def pruner_from_spec(spec: Any) -> PercentilePruner | None:
-    """``None``, ``"median"``, ``{"name": "percentile", "percentile": 25, ...}`` or a pruner."""
-    if spec is None or isinstance(spec, PercentilePruner):
+PRUNERS = ("median", "percentile", "curve")
+AnyPruner = PercentilePruner | CurvePruner
+
+
+def pruner_from_spec(spec: Any) -> AnyPruner | None:
+    """``None``, ``"median"``, ``{"name": "percentile", "percentile": 25, ...}``,
+    ``{"name": "curve", "threshold": 0.05}`` or a pruner."""
+    if spec is None or isinstance(spec, PercentilePruner | CurvePruner):
         return spec
     if isinstance(spec, str):
         spec = {"name": spec}
@@ -83,6 +144,13 @@ def pruner_from_spec(spec: Any) -> PercentilePruner | None:
             f"pruner: expected one of {', '.join(PRUNERS)} or {{name: ..., options}}, got {spec!r}"
         )
     options = {k: v for k, v in spec.items() if k != "name"}
+    if spec["name"] == "curve":
+        for key in options:
+            if key not in ("model", "threshold", "min_points"):
+                raise ConfigError(
+                    f"pruner.{key}: unknown option; allowed: model, threshold, min_points"
+                )
+        return CurvePruner(**options)
     allowed = ("percentile", "min_trials", "warmup_steps")
     for key in options:
         if key not in allowed:

@@ -431,9 +431,9 @@ def _budget(budget: Any) -> dict[str, Any]:
 
 
 def _pruner_json(pruner: Any) -> Any:
-    from archsearch.api._pruners import PercentilePruner, pruner_from_spec
+    from archsearch.api._pruners import CurvePruner, PercentilePruner, pruner_from_spec
 
-    if isinstance(pruner, PercentilePruner):
+    if isinstance(pruner, PercentilePruner | CurvePruner):
         return pruner.to_json()
     pruner_from_spec(pruner)  # refuse a bad one before anything runs
     return pruner

@@ -122,6 +122,10 @@ class Trial(_Draws):
             )
         self.steps.append(step)
         self.values.append(value)
+        curve = self._context.get("curve")
+        if curve is not None:
+            self._judge_curve(curve)
+            return
         thresholds = self._context.get("thresholds")
         if not thresholds:
             return
@@ -134,6 +138,20 @@ class Trial(_Draws):
             self.pruned_reason = (
                 f"pruned at step {step:g}: {value:.6g} is worse than the threshold "
                 f"{threshold:.6g} of the other trials"
+            )
+            raise TrialPruned(self.pruned_reason)
+
+    def _judge_curve(self, curve: Mapping[str, Any]) -> None:
+        """Stop when the extrapolated curve is unlikely to beat the incumbent."""
+        stopper = _stopper(curve["stopper"])
+        incumbent, final_step = float(curve["incumbent"]), float(curve["final_step"])
+        if self.steps[-1] >= final_step or len(self.steps) < stopper.min_points:
+            return
+        probability = stopper.probability(self.steps, self.values, incumbent, final_step)
+        if probability < stopper.threshold:
+            self.pruned_reason = (
+                f"pruned at step {self.steps[-1]:g}: P(value at step {final_step:g} > "
+                f"{incumbent:.6g}) = {probability:.3f} < {stopper.threshold:g}"
             )
             raise TrialPruned(self.pruned_reason)
 
@@ -194,6 +212,18 @@ def checkpoint_dir(root: Path, config: Any) -> Path:
     """The folder holding the checkpoint of ``config`` under an experiment's ``root``."""
     digest = hashlib.sha1(config_key(config).encode()).hexdigest()[:16]
     return root / "checkpoints" / digest
+
+
+_STOPPERS: dict[str, Any] = {}  # one per spec in a worker: models are built once
+
+
+def _stopper(spec: Mapping[str, Any]) -> Any:
+    key = json.dumps(spec, sort_keys=True)
+    if key not in _STOPPERS:
+        from archsearch.curves import CurveStopper
+
+        _STOPPERS[key] = CurveStopper(**spec)
+    return _STOPPERS[key]
 
 
 def _step_key(step: float) -> str:
