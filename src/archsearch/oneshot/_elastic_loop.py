@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import abc
 import math
-import os
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -31,11 +29,15 @@ from torch import Tensor, nn
 from archsearch.data import Dataset
 from archsearch.errors import ConfigError
 from archsearch.oneshot._elastic import ElasticMobileNet, smallest
-from archsearch.oneshot._elastic_train import evaluate_subnet
+from archsearch.oneshot._elastic_train import (
+    evaluate_subnet,
+    open_epochs,
+    record_epoch,
+    save_state,
+)
 from archsearch.store import Store
 from archsearch.training import DeviceData
 from archsearch.training._run import batch_bounds
-from archsearch.trial import Result
 
 __all__ = ["ElasticMethodResult", "LatencyLookup"]
 
@@ -239,11 +241,7 @@ class _ElasticSearch(abc.ABC):
             "arch": self._arch_state(),
             "history": history,
         }
-        self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp = tempfile.mkstemp(dir=self.checkpoint.parent, suffix=".tmp")
-        os.close(handle)
-        torch.save(state, tmp)
-        os.replace(tmp, self.checkpoint)
+        save_state(state, self.checkpoint)
 
     def _resume(self, run: _Run, history: list[dict[str, Any]], device: torch.device) -> int:
         if self.checkpoint is None or not self.checkpoint.is_file():
@@ -261,11 +259,6 @@ class _ElasticSearch(abc.ABC):
         return int(state["epochs_done"])
 
     def _open_store(self) -> int | None:
-        if self.store is None:
-            return None
-        record = self.store.find_experiment(self.name)
-        if record is not None:
-            return record.id
         spec = {
             "oneshot": self.method,
             "space": "elastic",
@@ -276,16 +269,10 @@ class _ElasticSearch(abc.ABC):
             "target_ms": self.target_ms,
             **self._spec(),
         }
-        return self.store.create_experiment(self.name, spec).id
+        return open_epochs(self.store, self.name, spec)
 
     def _record(self, eid: int | None, row: Mapping[str, Any]) -> None:
-        if self.store is None or eid is None:
-            return
-        number = int(row["epoch"]) - 1
-        metrics = {k: float(v) for k, v in row.items() if isinstance(v, int | float)}
-        self.store.start_trial(eid, number, row["config"], float(row["epoch"]), None, time.time())
-        result = Result(metrics, float(row["seconds"]), score=metrics["valid_accuracy"])
-        self.store.finish_trial(eid, number, result, None, time.time(), None)
+        record_epoch(self.store, eid, row, row["config"], "valid_accuracy")
 
 
 def _min_layers(net: ElasticMobileNet) -> list[int]:

@@ -328,11 +328,7 @@ class ElasticTrainer:
             "generator": generator.get_state(),
             "history": run.history,
         }
-        self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp = tempfile.mkstemp(dir=self.checkpoint.parent, suffix=".tmp")
-        os.close(handle)
-        torch.save(state, tmp)
-        os.replace(tmp, self.checkpoint)
+        save_state(state, self.checkpoint)
 
     def _resume(
         self,
@@ -364,11 +360,6 @@ class ElasticTrainer:
         return int(state["epochs_done"])
 
     def _open_store(self) -> int | None:
-        if self.store is None:
-            return None
-        record = self.store.find_experiment(self.name)
-        if record is not None:
-            return record.id
         spec = {
             "oneshot": self.method,
             "space": "elastic",
@@ -377,17 +368,40 @@ class ElasticTrainer:
             "learning_rate": self.learning_rate,
             "batch_size": self.batch_size,
         }
-        return self.store.create_experiment(self.name, spec).id
+        return open_epochs(self.store, self.name, spec)
 
     def _record(self, eid: int | None, row: Mapping[str, Any], net: ElasticMobileNet) -> None:
-        if self.store is None or eid is None:
-            return
-        number = int(row["epoch"]) - 1
-        now = time.time()
-        metrics = {k: float(v) for k, v in row.items() if isinstance(v, int | float)}
-        self.store.start_trial(eid, number, largest(net.space), float(row["epoch"]), None, now)
-        result = Result(metrics, float(row["seconds"]), score=metrics["valid_accuracy_largest"])
-        self.store.finish_trial(eid, number, result, None, time.time(), None)
+        record_epoch(self.store, eid, row, largest(net.space), "valid_accuracy_largest")
+
+
+def save_state(state: Mapping[str, Any], path: Path) -> None:
+    """``torch.save`` to ``path`` whole or not at all (a temporary file, then a rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(handle)
+    torch.save(dict(state), tmp)
+    os.replace(tmp, path)
+
+
+def open_epochs(store: Store | None, name: str, spec: Mapping[str, Any]) -> int | None:
+    """The id of experiment ``name`` (created with ``spec`` when new), None without a store."""
+    if store is None:
+        return None
+    record = store.find_experiment(name)
+    return record.id if record is not None else store.create_experiment(name, spec).id
+
+
+def record_epoch(
+    store: Store | None, eid: int | None, row: Mapping[str, Any], config: Any, score: str
+) -> None:
+    """Store one epoch as trial ``epoch - 1``: its numbers as metrics, ``score`` scored."""
+    if store is None or eid is None:
+        return
+    number = int(row["epoch"]) - 1
+    metrics = {k: float(v) for k, v in row.items() if isinstance(v, int | float)}
+    store.start_trial(eid, number, config, float(row["epoch"]), None, time.time())
+    result = Result(metrics, float(row["seconds"]), score=metrics[score])
+    store.finish_trial(eid, number, result, None, time.time(), None)
 
 
 def _encode_random(state: tuple[Any, ...]) -> list[Any]:
