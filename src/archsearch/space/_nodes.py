@@ -200,15 +200,9 @@ class DictNode(Node):
             raise ConfigError(
                 f"{_join(path, str(unknown[0]))}: unknown field; allowed: {', '.join(self.keys)}"
             )
-        out = {}
+        out: dict[str, Any] = {}
         for key, node in self.items.items():
-            sub = _join(path, key)
-            if key not in value:
-                if node.is_constant:
-                    out[key] = node.sample(random.Random(0))
-                    continue
-                raise ConfigError(f"{sub}: missing")
-            out[key] = node.validate(value[key], sub)
+            _validate_key(node, key, value, _join(path, key), out)
         return out
 
     def size(self) -> float:
@@ -808,12 +802,7 @@ class CondDictNode(Node):
                 if key in value:
                     raise ConfigError(f"{sub}: present, but {self._why_inactive(i, out)}")
                 continue
-            if key not in value:
-                if node.is_constant:
-                    out[key] = node.sample(random.Random(0))
-                    continue
-                raise ConfigError(f"{sub}: missing")
-            out[key] = node.validate(value[key], sub)
+            _validate_key(node, key, value, sub, out)
         return out
 
     def size(self) -> float:
@@ -961,6 +950,19 @@ class CondDictNode(Node):
                 for key, node, conds in zip(self.keys, self.nodes, self.conditions, strict=True)
             ]
         }
+
+
+def _validate_key(
+    node: Node, key: str, value: Mapping[str, Any], sub: str, out: dict[str, Any]
+) -> None:
+    """Check ``value[key]`` into ``out``: a missing constant takes its value, a missing
+    decision is an error naming ``sub``."""
+    if key in value:
+        out[key] = node.validate(value[key], sub)
+    elif node.is_constant:
+        out[key] = node.sample(random.Random(0))
+    else:
+        raise ConfigError(f"{sub}: missing")
 
 
 def _join(path: str, key: str) -> str:
