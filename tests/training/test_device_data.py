@@ -48,3 +48,54 @@ def test_batches_are_normalised_with_the_training_statistics() -> None:
     per_channel = x.transpose(0, 1).reshape(2, -1)
     assert torch.allclose(per_channel.mean(1), torch.zeros(2), atol=1e-5)
     assert torch.allclose(per_channel.std(1), torch.ones(2), atol=1e-5)
+
+
+def _tokens(n: int = 160, seed: int = 0) -> Dataset:
+    """Token-id sequences (N, 6) in 2 classes: class 1 holds token 7 somewhere."""
+    gen = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 2, (n,), generator=gen)
+    x = torch.randint(0, 7, (n, 6), generator=gen)
+    x[y == 1, torch.randint(0, 6, (int((y == 1).sum()),), generator=gen)] = 7
+    part = n // 4
+    return Dataset(
+        "tokens",
+        x[2 * part :],
+        y[2 * part :],
+        x[:part],
+        y[:part],
+        x[part : 2 * part],
+        y[part : 2 * part],
+        2,
+        model_options={"vocab_size": 8, "max_len": 6},
+    )
+
+
+def test_non_image_inputs_are_batched_as_they_are() -> None:
+    source = _tokens()
+    assert not source.is_images and source.input_shape == (6,)
+    assert source.builder_options() == {"vocab_size": 8, "max_len": 6, "n_classes": 2}
+    data = DeviceData(source, torch.device("cpu"))
+    plan = data.plan_epoch(torch.Generator().manual_seed(0), augment=True, padding=4)
+    assert plan.offsets is None and plan.flips is None  # no crop or flip of tokens
+    x, y = data.batch(plan, 0, 10, 4)
+    assert x.dtype == torch.int64 and torch.equal(x, source.train_x[plan.order[:10]])
+
+
+def test_a_token_model_trains_on_token_data() -> None:
+    from torch import nn
+
+    from archsearch.training import Recipe, Trainer
+
+    class Bag(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed = nn.Embedding(8, 8)
+            self.head = nn.Linear(8, 2)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.head(self.embed(x).max(dim=1).values)
+
+    torch.manual_seed(0)
+    recipe = Recipe(epochs=15, batch_size=16, learning_rate=0.1, augment=True)
+    result = Trainer(recipe, seed=0).fit(Bag(), _tokens())
+    assert result.metrics["valid_accuracy"] > 90.0

@@ -1,4 +1,10 @@
-"""Image-classification datasets as tensors, with fixed seeded train/validation/test splits.
+"""Classification datasets as tensors, with fixed seeded train/validation/test splits.
+
+Inputs are images ``(N, C, H, W)`` for most datasets; other kinds (token ids
+``(N, L)``, dense graphs) are tensors with a leading sample axis too, and say in
+``model_options`` which skeleton options a builder needs for them (vocabulary size,
+sequence length, node features), so that a builder is matched to the data as
+``in_channels`` matches it to images.
 
 Every dataset is registered in :data:`DATASETS` under a short name with a loader
 ``f(path) -> RawData``; :func:`get_dataset` turns the raw arrays into a
@@ -13,8 +19,10 @@ Example:
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -41,6 +49,8 @@ class RawData:
         num_classes: number of classes.
         n_valid: default size of the validation split carved from ``images``.
         n_test: size of the test split when there is no official one.
+        model_options: builder options the data imply besides ``n_classes``; None
+            for images (``in_channels`` is then the images' channels).
     """
 
     images: np.ndarray
@@ -50,13 +60,16 @@ class RawData:
     num_classes: int
     n_valid: int
     n_test: int = 0
+    model_options: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, eq=False)
 class Dataset:
-    """Train/validation/test tensors of an image-classification task.
+    """Train/validation/test tensors of a classification task.
 
-    Images are ``(N, C, H, W)`` uint8 (0..255) or float32 (0..1); labels are int64.
+    Images are ``(N, C, H, W)`` uint8 (0..255) or float32 (0..1); other inputs are
+    any tensor with the samples first (token ids ``(N, L)`` int64, ...), with their
+    builder options in ``model_options``. Labels are int64.
     """
 
     name: str
@@ -67,12 +80,27 @@ class Dataset:
     test_x: torch.Tensor
     test_y: torch.Tensor
     num_classes: int
+    model_options: Mapping[str, Any] | None = None
 
     @property
-    def input_shape(self) -> tuple[int, int, int]:
-        """``(channels, height, width)`` of one image."""
-        c, h, w = self.train_x.shape[1:]
-        return int(c), int(h), int(w)
+    def is_images(self) -> bool:
+        """Whether the inputs are images ``(N, C, H, W)`` (normalised, augmentable)."""
+        return self.train_x.ndim == 4 and self.model_options is None
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """The shape of one input: ``(channels, height, width)`` for images."""
+        return tuple(int(v) for v in self.train_x.shape[1:])
+
+    def builder_options(self) -> dict[str, Any]:
+        """The skeleton options a builder needs for this data, ``n_classes`` included.
+
+        Images: ``in_channels`` and ``n_classes``; other data: their ``model_options``
+        and ``n_classes``.
+        """
+        if self.model_options is None:
+            return {"in_channels": self.input_shape[0], "n_classes": self.num_classes}
+        return {**self.model_options, "n_classes": self.num_classes}
 
     def __repr__(self) -> str:
         return (
@@ -145,7 +173,10 @@ def _split(name: str, raw: RawData, seed: int, subset: int | None, n_valid: int)
         test_y[:subset],
     ]
     tx, ty, vx, vy, sx, sy = (torch.from_numpy(np.ascontiguousarray(p)) for p in parts)
-    return Dataset(name, tx, ty, vx, vy, sx, sy, num_classes=raw.num_classes)
+    options = None if raw.model_options is None else dict(raw.model_options)
+    return Dataset(
+        name, tx, ty, vx, vy, sx, sy, num_classes=raw.num_classes, model_options=options
+    )
 
 
 # -- loaders --------------------------------------------------------------------------

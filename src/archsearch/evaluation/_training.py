@@ -46,8 +46,8 @@ class ModelBuilder:
         self.options = dict(options or {})
 
     def for_data(self, data: Dataset) -> ModelBuilder:
-        """A copy whose options default ``in_channels`` and ``n_classes`` to ``data``'s."""
-        defaults = {"in_channels": data.input_shape[0], "n_classes": data.num_classes}
+        """A copy whose options default to what ``data`` implies (see ``builder_options``)."""
+        defaults = data.builder_options()
         return ModelBuilder(self.space, {**defaults, **self.options})
 
     def __call__(self, config: Any) -> nn.Module:

@@ -379,7 +379,7 @@ class OneShotSearch(abc.ABC):
     def _context(
         self, data: Dataset, recipe: Recipe, seed: int, device: torch.device
     ) -> SearchContext:
-        options = {"in_channels": data.input_shape[0], "n_classes": data.num_classes}
+        options = data.builder_options()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             net = self.cells.build(partial=self.partial(), **{**options, **self.model})

@@ -53,6 +53,8 @@ class DeviceData:
     Images keep their dtype (uint8 stays uint8: a quarter of the memory); each batch
     is cropped in that form, as torchvision pads with zeros before normalising, then
     normalised with the training split's per-channel mean and standard deviation.
+    Other inputs (token ids, graphs) are batched as they are: no normalisation, and
+    crop-and-flip augmentation applies to images only.
     """
 
     def __init__(self, data: Dataset, device: torch.device) -> None:
@@ -62,6 +64,11 @@ class DeviceData:
         self.train_x, self.train_y = data.train_x.to(device), data.train_y.to(device)
         self.valid_x, self.valid_y = data.valid_x.to(device), data.valid_y.to(device)
         self.test_x, self.test_y = data.test_x.to(device), data.test_y.to(device)
+        self.is_images = data.is_images
+        if not self.is_images:
+            if self.n_train == 0:
+                raise ConfigError("dataset: the training split is empty")
+            return
         self.scale, self.shift = _normalisation(self.train_x)
         _, _, h, w = self.train_x.shape
         self._rows = torch.arange(h, device=device)
@@ -76,7 +83,7 @@ class DeviceData:
         """Draw the epoch's order (and crop offsets and flips when ``augment``)."""
         n = self.n_train
         order = torch.randperm(n, generator=generator, device=self.device)
-        if not augment:
+        if not augment or not self.is_images:
             return EpochPlan(order, None, None)
         offsets = torch.randint(
             0, 2 * padding + 1, (2, n), generator=generator, device=self.device
@@ -110,7 +117,12 @@ class DeviceData:
         return x[batch_index, channel_index, rows[:, None, :, None], cols[:, None, None, :]]
 
     def normalise(self, x: torch.Tensor) -> torch.Tensor:
-        """Float images with zero mean and unit deviation per channel (training split)."""
+        """Float images with zero mean and unit deviation per channel (training split).
+
+        Inputs that are not images are returned as they are.
+        """
+        if not self.is_images:
+            return x
         return torch.addcmul(self.shift, x.float(), self.scale)
 
 

@@ -217,7 +217,7 @@ class TrainingRun:
         lr = cosine_lr(self.recipe.learning_rate, self.step, self.total_steps)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        if self.is_cuda:
+        if self.is_cuda and x.ndim == 4:
             x = x.contiguous(memory_format=torch.channels_last)
         out = self._forward(x)
         if self.step == 0 and out.shape[-1] != self.data.num_classes:
@@ -260,7 +260,7 @@ class TrainingRun:
         for start in range(0, len(y), self.eval_batch_size):
             xb = self.data.normalise(x[start : start + self.eval_batch_size])
             yb = y[start : start + self.eval_batch_size]
-            if self.is_cuda:
+            if self.is_cuda and xb.ndim == 4:
                 xb = xb.contiguous(memory_format=torch.channels_last)
             out = self._forward(xb).float()
             loss_sum += F.cross_entropy(out, yb, reduction="sum")
