@@ -25,6 +25,9 @@ from archsearch.registry import BENCHMARKS
 BENCHMARKS.register_lazy("training", "archsearch.evaluation._training")
 # a user's objective (archsearch.search): its evaluator lives with the public API
 BENCHMARKS.register_lazy("objective", "archsearch.api._evaluator")
+# accelerator co-search (NAHAS): NB201 accuracy + accelerator cost, any builder's cost
+BENCHMARKS.register_lazy("nahas", "archsearch.hardware._evaluator")
+BENCHMARKS.register_lazy("accelerator_cost", "archsearch.hardware._evaluator")
 
 __all__ = [
     "Benchmark",

@@ -12,6 +12,9 @@ from archsearch.spaces.nb301 import nb301_space
 
 # a space stored with a user's experiment (archsearch.search)
 SPACES.register_lazy("custom", "archsearch.api._evaluator")
+# accelerator co-search (NAHAS): the accelerator space and arch + accelerator joint spaces
+SPACES.register_lazy("hardware", "archsearch.hardware._space")
+SPACES.register_lazy("hardware_joint", "archsearch.hardware._space")
 
 __all__ = [
     "cnn_space",
