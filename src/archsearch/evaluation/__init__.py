@@ -28,6 +28,8 @@ BENCHMARKS.register_lazy("objective", "archsearch.api._evaluator")
 # accelerator co-search (NAHAS): NB201 accuracy + accelerator cost, any builder's cost
 BENCHMARKS.register_lazy("nahas", "archsearch.hardware._evaluator")
 BENCHMARKS.register_lazy("accelerator_cost", "archsearch.hardware._evaluator")
+# quantised accuracy and size in bits of a trained network (torch)
+BENCHMARKS.register_lazy("quantisation", "archsearch.quantisation._evaluator")
 
 __all__ = [
     "Benchmark",

@@ -9,6 +9,7 @@ from archsearch.spaces.mobilenet import mobilenet_space
 from archsearch.spaces.nats_size import nats_size_space
 from archsearch.spaces.nb201 import nb201_space
 from archsearch.spaces.nb301 import nb301_space
+from archsearch.spaces.quantisation import quantisation_space, quantised_cnn_space
 
 # a space stored with a user's experiment (archsearch.search)
 SPACES.register_lazy("custom", "archsearch.api._evaluator")
@@ -26,4 +27,6 @@ __all__ = [
     "nats_size_space",
     "nb201_space",
     "nb301_space",
+    "quantisation_space",
+    "quantised_cnn_space",
 ]
