@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ import pytest
 from archsearch.errors import ConfigError
 from archsearch.experiment import build_experiment, normalize_spec
 from archsearch.registry import STRATEGIES
-from archsearch.space import Int, Space
+from archsearch.space import Int, Real, Space
 from archsearch.spaces import lcbench_space
 from archsearch.strategies._freeze_thaw import CurveStopping, FreezeThaw
 from archsearch.trial import Candidate, Result
@@ -144,3 +145,82 @@ def test_a_short_run_on_lcbench_returns_a_config(strategy: dict[str, Any]) -> No
     assert summary.n_trials > 5
     assert lcbench_space().validate(summary.best_config) == summary.best_config
     assert 0 < summary.best_score <= 100
+
+
+def test_density_configs_favour_the_region_of_good_curves() -> None:
+    """Levels grow with x: after a random start, new configs come mostly from high x."""
+    space = Space({"x": Real(0.0, 1.0)})
+
+    def result(candidate: Candidate) -> Result:
+        level, epochs = 40.0 + 50.0 * candidate.config["x"], int(candidate.fidelity or 52)
+        curve = [level - 30.0 * math.exp(-1.5 * e) for e in range(1, epochs + 1)]
+        return Result({"acc": curve[-1]}, float(epochs), curve=curve).with_score(curve[-1])
+
+    started: dict[str, list[float]] = {}
+    for configs in ("density", "random"):
+        ft = FreezeThaw(
+            space,
+            fidelities=LADDER,
+            min_fidelity=3,
+            seed=0,
+            model="last_value",
+            new_configs=configs,
+            random_fraction=0.0,
+            per_step=True,
+        )
+        started[configs] = []
+        for _ in range(150):
+            candidate = ft.ask()
+            if candidate.fidelity == 3.0:
+                started[configs].append(candidate.config["x"])
+            ft.tell(candidate, result(candidate))
+    late = started["density"][10:]  # once the model has data (two decisions' worth)
+    assert len(late) >= 15
+    assert statistics.median(late) > 0.9  # uniform draws: a median near 0.5
+    assert statistics.median(started["random"][10:]) < 0.8
+    with pytest.raises(ConfigError, match="new_configs: must be 'random' or 'density'"):
+        FreezeThaw(SPACE, fidelities=LADDER, new_configs="tpe")
+
+
+def test_density_state_round_trips_to_the_same_asks() -> None:
+    def make(seed: int) -> FreezeThaw:
+        return FreezeThaw(
+            SPACE,
+            fidelities=LADDER,
+            min_fidelity=3,
+            seed=seed,
+            model="last_value",
+            new_configs="density",
+        )
+
+    ft = make(2)
+    for _ in range(40):
+        candidate = ft.ask()
+        ft.tell(candidate, curve_result(candidate, rate=0.2))
+    restored = make(7)
+    restored.load_state_dict(json.loads(json.dumps(ft.state_dict())))
+    for _ in range(30):
+        a, b = ft.ask(), restored.ask()
+        assert a == b
+        ft.tell(a, curve_result(a, rate=0.2))
+        restored.tell(b, curve_result(b, rate=0.2))
+
+
+def test_per_second_prefers_the_cheaper_of_two_equal_curves() -> None:
+    """Two configs with the same curve, one 10 times slower: the cheap one goes on first."""
+    ft = FreezeThaw(
+        SPACE, fidelities=LADDER, min_fidelity=3, seed=0, model="last_value", per_second=True
+    )
+    first, second = ft.ask(), ft.ask()
+    for candidate, seconds in ((first, 30.0), (second, 3.0)):
+        curve = [50.0, 60.0, 70.0]
+        ft.tell(candidate, Result({"acc": 70.0}, seconds, curve=curve).with_score(70.0))
+    nxt = ft.ask()
+    assert nxt.config == second.config and nxt.fidelity == 6.0
+    slow = FreezeThaw(SPACE, fidelities=LADDER, min_fidelity=3, seed=0, model="last_value")
+    a, b = slow.ask(), slow.ask()
+    for candidate in (a, b):  # by steps alone they tie, and the older goes on
+        slow.tell(candidate, Result({"acc": 70.0}, 1.0, curve=[50.0, 60.0, 70.0]).with_score(70.0))
+    assert slow.ask().config == a.config
+    with pytest.raises(ConfigError, match="per_step, per_second"):
+        FreezeThaw(SPACE, fidelities=LADDER, per_step=True, per_second=True)

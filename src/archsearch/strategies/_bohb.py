@@ -284,6 +284,61 @@ def _check_options(options: dict[str, Any]) -> None:
 _Model = tuple[_Density, _Density, np.ndarray]
 
 
+def fit_model(
+    data: np.ndarray,
+    scores: np.ndarray,
+    n_good: int,
+    layout: _Layout,
+    n_options: Sequence[int],
+    *,
+    min_bandwidth: float,
+    impute: np.random.Generator,
+) -> _Model:
+    """The good and bad densities of encoded ``data`` split by ``scores`` (maximised).
+
+    The ``n_good`` best rows (ties: the earlier) make ``l``, the rest ``g``; inactive
+    entries are imputed with ``impute`` (seeded by the data alone, so that a restored
+    search refits alike). Returns ``(l, g, the good rows)``.
+    """
+    order = np.argsort(-scores, kind="stable")
+    good, bad = data[order[:n_good]], data[order[n_good:]]
+    if np.isnan(data).any():
+        good, bad = _impute(good, n_options, impute), _impute(bad, n_options, impute)
+    return (
+        _Density(good, layout, min_bandwidth),
+        _Density(bad, layout, min_bandwidth),
+        good,
+    )
+
+
+def pick_from_model(
+    model: _Model,
+    encoder: _Encoder,
+    gen: np.random.Generator,
+    rng: Any,
+    *,
+    seen: set[str],
+    num_samples: int,
+    widen: float,
+) -> Any | None:
+    """Of ``num_samples`` draws from ``l``, the config with the best ``l/g`` not in ``seen``.
+
+    Numbers are drawn ``widen`` bandwidths wide; None when every draw was seen.
+    """
+    good, bad, good_rows = model
+    rows = good.sample(gen, good_rows, num_samples, widen)
+    gain = good.log_pdf(rows) - bad.log_pdf(rows)
+    tried: set[bytes] = set()
+    for i in np.argsort(-gain, kind="stable"):
+        if rows[i].tobytes() in tried:
+            continue
+        tried.add(rows[i].tobytes())
+        config = encoder.decode(rows[i], rng)
+        if encoder.space.key(config) not in seen:
+            return config
+    return None
+
+
 @STRATEGIES.register("bohb")
 class BOHB(Hyperband):
     """Hyperband whose new configs maximise ``l(x)/g(x)`` of a TPE-style density model.
@@ -403,18 +458,16 @@ class BOHB(Hyperband):
         model = self._model()
         if model is None:
             return self.space.sample(self.rng)
-        good, bad, good_rows = model
-        rows = good.sample(self._gen, good_rows, self.num_samples, self.bandwidth_factor)
-        gain = good.log_pdf(rows) - bad.log_pdf(rows)
-        tried: set[bytes] = set()
-        for i in np.argsort(-gain, kind="stable"):
-            if rows[i].tobytes() in tried:
-                continue
-            tried.add(rows[i].tobytes())
-            config = self._encoder.decode(rows[i], self.rng)
-            if self.space.key(config) not in self._seen:
-                return config
-        return self.space.sample(self.rng)  # every draw was run before
+        config = pick_from_model(
+            model,
+            self._encoder,
+            self._gen,
+            self.rng,
+            seen=self._seen,
+            num_samples=self.num_samples,
+            widen=self.bandwidth_factor,
+        )
+        return self.space.sample(self.rng) if config is None else config  # all run before
 
     def _model(self) -> _Model | None:
         """The model of the highest fidelity with enough results (refit only when grown)."""
@@ -435,16 +488,15 @@ class BOHB(Hyperband):
         n_options = self._encoder.n_options
         if self._layout is None or self._layout.width != len(n_options):
             self._layout = _Layout(n_options)
-        data = table.data(len(n_options))
-        order = np.argsort(-table.scores[: table.n], kind="stable")  # ties: told first
-        good, bad = data[order[:n_good]], data[order[n_good:]]
-        if np.isnan(data).any():  # seeded by the data alone, so a restored search refits alike
-            gen = np.random.default_rng([self._impute_seed, table.n])
-            good, bad = _impute(good, n_options, gen), _impute(bad, n_options, gen)
-        return (
-            _Density(good, self._layout, self.min_bandwidth),
-            _Density(bad, self._layout, self.min_bandwidth),
-            good,
+        gen = np.random.default_rng([self._impute_seed, table.n])
+        return fit_model(
+            table.data(len(n_options)),
+            table.scores[: table.n],
+            n_good,
+            self._layout,
+            n_options,
+            min_bandwidth=self.min_bandwidth,
+            impute=gen,
         )
 
     def state_dict(self) -> dict[str, Any]:

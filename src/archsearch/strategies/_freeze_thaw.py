@@ -41,6 +41,7 @@ from archsearch.curves import (
 from archsearch.errors import ConfigError
 from archsearch.registry import STRATEGIES
 from archsearch.space import Space
+from archsearch.strategies._bohb import _Encoder, _Layout, fit_model, pick_from_model
 from archsearch.strategies._hyperband import MultiFidelityStrategy
 from archsearch.trial import Candidate, Result
 
@@ -52,13 +53,14 @@ _IDLE, _PENDING, _STOPPED, _DONE = "idle", "pending", "stopped", "done"
 class _Trace:
     """One config's progress: its curve, the highest rung told, and its state."""
 
-    __slots__ = ("config", "points", "rung", "state")
+    __slots__ = ("config", "points", "rung", "seconds", "state")
 
     def __init__(self, config: Any) -> None:
         self.config = config
         self.points: dict[float, float] = {}  # step -> value (as scored: maximised)
         self.rung = -1  # index of the highest rung told; -1: none yet
         self.state = _IDLE
+        self.seconds = 0.0  # the cost told of its evaluations so far
 
     def curve(self) -> tuple[list[float], list[float]]:
         steps = sorted(self.points)
@@ -66,13 +68,14 @@ class _Trace:
 
     def to_json(self) -> list[Any]:
         steps, values = self.curve()
-        return [self.config, steps, values, self.rung, self.state]
+        return [self.config, steps, values, self.rung, self.state, self.seconds]
 
     @classmethod
     def from_json(cls, data: list[Any]) -> _Trace:
         trace = cls(data[0])
         trace.points = {float(s): float(v) for s, v in zip(data[1], data[2], strict=True)}
         trace.rung, trace.state = int(data[3]), str(data[4])
+        trace.seconds = float(data[5]) if len(data) > 5 else 0.0
         return trace
 
 
@@ -172,6 +175,7 @@ class _CurveStrategy(MultiFidelityStrategy):
         if result.score is None or rung is None:  # failed or infeasible: never continued
             trace.state = _STOPPED
             return None
+        trace.seconds += max(0.0, float(result.cost_s))
         trace.points.update(_curve_points(candidate, result, result.score))
         trace.points.setdefault(self.rungs[rung], result.score)
         trace.rung = max(trace.rung, rung)
@@ -321,10 +325,22 @@ class FreezeThaw(_CurveStrategy):
     the mean over the configs seen of the EI of their final value as predicted from
     their first rung alone.
 
+    With ``new_configs="density"`` (in the manner of BOHB inside freeze-thaw, what DyHPO's
+    config kernel and ifBO's PFN do with a model of the space), a new config is,
+    except with probability ``random_fraction``, the best ``l(x)/g(x)`` of
+    ``num_samples`` draws from BOHB's density model (:func:`fit_model`), fitted on
+    every config seen, each scored by its final value: told, or the curve model's
+    mean from its curve so far (so configs stopped early count with what their
+    curves promise). The top 15 % (at least one more than the decisions) are the
+    good set, as BOHB's; until both sets are that large, new configs are random.
+
     A config with fewer than ``min_points`` values is predicted to stay where it is,
     give or take the spread of the pool's latest values. With ``per_step``, EI is
-    divided by the steps the move adds (its cost on a resumable benchmark where epochs
-    cost alike).
+    divided by the steps the move costs until its value is had: to the next rung, or
+    with ``horizon="final"`` to the last (a new config: the first rung, or all of
+    them). With ``per_second`` (EI per second, Snoek et al. 2012), by the seconds those
+    steps take at the config's own pace, told in its results' ``cost_s`` (a new
+    config, or one with no cost told: the pool's median pace).
 
     Args:
         space: the search space.
@@ -334,7 +350,11 @@ class FreezeThaw(_CurveStrategy):
         model: the curve model (see :class:`CurveStopping`).
         min_points: see above.
         horizon: ``next`` or ``final``: the step whose value is predicted.
-        per_step: EI per step added rather than EI.
+        per_step: EI per step the move costs rather than EI.
+        per_second: EI per second the move costs (exclusive with ``per_step``).
+        new_configs: ``random`` or ``density``: how new configs are drawn.
+        random_fraction: with ``density``, the share of new configs drawn at random.
+        num_samples: with ``density``, draws from ``l`` per new config.
         seed: fixes the search.
 
     Example:
@@ -357,10 +377,22 @@ class FreezeThaw(_CurveStrategy):
         min_points: int = 3,
         horizon: str = "next",
         per_step: bool = False,
+        per_second: bool = False,
+        new_configs: str = "random",
+        random_fraction: float = 1 / 3,
+        num_samples: int = 64,
         seed: int | None = None,
     ) -> None:
         if horizon not in ("next", "final"):
             raise ConfigError(f"horizon: must be 'next' or 'final', got {horizon!r}")
+        if per_step and per_second:
+            raise ConfigError("per_step, per_second: choose one way to weigh a move's cost")
+        if new_configs not in ("random", "density"):
+            raise ConfigError(f"new_configs: must be 'random' or 'density', got {new_configs!r}")
+        if isinstance(random_fraction, bool) or not 0 <= random_fraction <= 1:
+            raise ConfigError(f"random_fraction: must be in [0, 1], got {random_fraction!r}")
+        if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
+            raise ConfigError(f"num_samples: must be an integer >= 1, got {num_samples!r}")
         super().__init__(
             space,
             fidelities=fidelities,
@@ -373,6 +405,15 @@ class FreezeThaw(_CurveStrategy):
             seed=seed,
         )
         self.horizon, self.per_step = horizon, bool(per_step)
+        self.per_second = bool(per_second)
+        self.new_configs, self.random_fraction = new_configs, float(random_fraction)
+        self.num_samples = num_samples
+        if new_configs == "density":  # drawn only then: random configs stay as they were
+            self._gen = np.random.Generator(np.random.PCG64(self.rng.getrandbits(128)))
+            self._impute_seed = self.rng.getrandbits(63)
+        self._encoder = _Encoder(space)
+        self._rows: list[list[float]] = []  # encoded config of each trace (derived)
+        self._finals: dict[int, tuple[int, float]] = {}  # trace -> (n points, final estimate)
         # derived from the traces, so not in state_dict: rebuilt on load
         self._cache: dict[int, tuple[float, float] | None] = {}  # trace -> at its target
         self._first: dict[int, tuple[float, float] | None] = {}  # trace -> final, from rung 0
@@ -394,14 +435,28 @@ class FreezeThaw(_CurveStrategy):
             best = np.array([self._best_near(t) for t in targets])[rungs]
             fresh = self._fresh_next()
         gains = expected_improvement(mean, std, best)
-        if self.per_step:
-            ladder = np.array(self.rungs)
-            gains = gains / (ladder[rungs + 1] - ladder[rungs])
-            fresh = fresh / self.rungs[0]
+        if self.per_step or self.per_second:
+            costs, fresh_cost = self._costs(idle, rungs)
+            gains, fresh = gains / costs, fresh / fresh_cost
         k = int(np.argmax(gains))
         if fresh > gains[k]:
             return self._ask_new()
         return self._ask_trace(idle[k])
+
+    def _costs(self, idle: list[int], rungs: np.ndarray) -> tuple[np.ndarray, float]:
+        """What each move costs, in steps or seconds: up to the horizon's step."""
+        ladder = np.array(self.rungs)
+        if self.horizon == "final":  # a final value is had only at the end of training
+            steps, fresh = self.final_step - ladder[rungs], self.final_step
+        else:
+            steps, fresh = ladder[rungs + 1] - ladder[rungs], self.rungs[0]
+        if not self.per_second:
+            return steps, fresh
+        rates = np.array([self._traces[i].seconds for i in idle]) / ladder[rungs]
+        known = rates[rates > 0]
+        typical = float(np.median(known)) if len(known) else 1.0
+        rates = np.where(rates > 0, rates, typical)
+        return np.maximum(steps * rates, 1e-12), max(fresh * typical, 1e-12)
 
     def _gaussians(self, idle: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """Mean and std of each idle trace at its target step."""
@@ -449,6 +504,74 @@ class FreezeThaw(_CurveStrategy):
             self._first[index] = self._predict(short, self.final_step)
         return self._first[index]
 
+    def _new_config(self, fidelity: float) -> Any:
+        if self.new_configs == "density" and self.rng.random() >= self.random_fraction:
+            config = self._density_config()
+            if config is not None:
+                return config
+        return super()._new_config(fidelity)
+
+    def _density_config(self) -> Any | None:
+        """The unseen draw from BOHB's ``l`` with the best ``l/g``; None without a model."""
+        told = [i for i, t in enumerate(self._traces) if t.points or t.state == _STOPPED]
+        if not told:
+            return None
+        while len(self._rows) < len(self._traces):  # configs are fixed: encoded once
+            self._rows.append(self._encoder.encode(self._traces[len(self._rows)].config))
+        n_options = self._encoder.n_options
+        n_min = len(n_options) + 1
+        n_good = max(n_min, math.floor(0.15 * len(told)))
+        if len(told) - n_good < n_min:
+            return None
+        data = np.full((len(told), len(n_options)), np.nan)
+        for row, i in enumerate(told):
+            data[row, : len(self._rows[i])] = self._rows[i]
+        scores = self._final_estimates(told)
+        model = fit_model(
+            data,
+            scores,
+            n_good,
+            _Layout(n_options),
+            n_options,
+            min_bandwidth=1e-3,
+            impute=np.random.default_rng([self._impute_seed, len(told)]),
+        )
+        seen = {self.space.key(t.config) for t in self._traces}
+        return pick_from_model(
+            model,
+            self._encoder,
+            self._gen,
+            self.rng,
+            seen=seen,
+            num_samples=self.num_samples,
+            widen=3.0,
+        )
+
+    def _final_estimates(self, told: list[int]) -> np.ndarray:
+        """Each trace's final value: told, else the curve model's mean (-inf: failed)."""
+        todo = []
+        for i in told:
+            trace = self._traces[i]
+            cached = self._finals.get(i)
+            if cached is not None and cached[0] == len(trace.points):
+                continue
+            if self.final_step in trace.points:
+                self._finals[i] = (len(trace.points), trace.points[self.final_step])
+            elif len(trace.points) < self.min_points:
+                value = self._latest(trace) if trace.points else -math.inf
+                self._finals[i] = (len(trace.points), value)
+            else:
+                todo.append(i)
+        if todo:
+            mean, _ = self.model.predict_curves(
+                [self._traces[i].curve() for i in todo],
+                [self.final_step] * len(todo),
+                final_step=self.final_step,
+            )
+            for i, value in zip(todo, mean.tolist(), strict=True):
+                self._finals[i] = (len(self._traces[i].points), float(value))
+        return np.array([self._finals[i][1] for i in told])
+
     @staticmethod
     def _latest(trace: _Trace) -> float:
         return trace.points[max(trace.points)]
@@ -480,8 +603,21 @@ class FreezeThaw(_CurveStrategy):
             elif value > self._best_at[step]:
                 self._best_at[step] = value
 
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        if self.new_configs == "density":
+            state["density"] = {
+                "gen": self._gen.bit_generator.state,  # PCG64: plain ints and strings
+                "impute_seed": self._impute_seed,
+            }
+        return state
+
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
         self._cache, self._first, self._best_at, self._best_steps = {}, {}, {}, []
         for trace in self._traces:
             self._note_best(trace)
+        self._encoder, self._rows, self._finals = _Encoder(self.space), [], {}
+        if self.new_configs == "density":
+            self._gen.bit_generator.state = state["density"]["gen"]
+            self._impute_seed = int(state["density"]["impute_seed"])
