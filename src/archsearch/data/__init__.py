@@ -11,17 +11,21 @@ from archsearch.data._datasets import (
     load_fashion_mnist,
 )
 from archsearch.data._files import DATA_ENV, read_cifar_batch, read_idx
+from archsearch.data._text import WordTokenizer, load_fortunes, read_fortunes
 
 __all__ = [
     "DATASETS",
     "DATA_ENV",
     "Dataset",
     "RawData",
+    "WordTokenizer",
     "get_dataset",
     "load_cifar10",
     "load_cifar100",
     "load_digits",
     "load_fashion_mnist",
+    "load_fortunes",
     "read_cifar_batch",
+    "read_fortunes",
     "read_idx",
 ]

@@ -19,7 +19,7 @@ Example:
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,9 @@ class RawData:
         n_test: size of the test split when there is no official one.
         model_options: builder options the data imply besides ``n_classes``; None
             for images (``in_channels`` is then the images' channels).
+        fit_encoder: for raw inputs that need an encoding learnt from data (texts ->
+            token ids): called after the split with the training inputs only, it returns
+            the function that encodes each split; None: the inputs are used as they are.
     """
 
     images: np.ndarray
@@ -61,6 +64,7 @@ class RawData:
     n_valid: int
     n_test: int = 0
     model_options: Mapping[str, Any] | None = None
+    fit_encoder: Callable[[np.ndarray], Callable[[np.ndarray], np.ndarray]] | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -120,7 +124,8 @@ def get_dataset(
     """Load dataset ``name`` and split it.
 
     Args:
-        name: a registered name (``fashion_mnist``, ``cifar10``, ``cifar100``, ``digits``).
+        name: a registered name (``fashion_mnist``, ``cifar10``, ``cifar100``, ``digits``,
+            ``fortunes``, ...).
         path: where the files are (see each loader); None searches the usual places.
         split_seed: seeds the permutation that carves the validation (and, without an
             official test set, the test) split; the same seed gives the same splits.
@@ -172,6 +177,9 @@ def _split(name: str, raw: RawData, seed: int, subset: int | None, n_valid: int)
         test_x[:subset],
         test_y[:subset],
     ]
+    if raw.fit_encoder is not None:  # e.g. a vocabulary: learnt from the training split only
+        encode = raw.fit_encoder(parts[0])
+        parts[0], parts[2], parts[4] = encode(parts[0]), encode(parts[2]), encode(parts[4])
     tx, ty, vx, vy, sx, sy = (torch.from_numpy(np.ascontiguousarray(p)) for p in parts)
     options = None if raw.model_options is None else dict(raw.model_options)
     return Dataset(

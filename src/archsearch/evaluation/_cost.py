@@ -2,8 +2,14 @@
 
 FLOPs are counted from the model itself with PyTorch's own ``FlopCounterMode``;
 like NAS-Bench-201 and NATS-Bench, archsearch reports multiply-accumulates (MACs)
-as ``flops_m``. Latency is measured: warm-up runs, then repeated timed runs, with
-the median and the spread.
+as ``flops_m``. What is counted: matrix products (linear layers, and attention's
+score and value products when written as matmuls, as archsearch's transformers do),
+convolutions, and FFTs (``5 n log2 n`` FLOPs per ``n``-point transform); not
+normalisation, activations, softmax, pooling or embedding look-ups. Latency is
+measured: warm-up runs, then repeated timed runs, with the median and the spread.
+
+Inputs are float zeros of an image shape, or, for a model that declares its input
+(token ids: ``model.example_input(batch_size)``), that example.
 
 Example:
     >>> from archsearch.spaces.nb201 import from_arch_str
@@ -16,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from typing import Any
@@ -25,19 +32,47 @@ from archsearch.evaluation._base import Evaluator
 from archsearch.registry import BENCHMARKS
 from archsearch.trial import Result
 
-__all__ = ["CostEvaluator", "count_macs", "measure_latency"]
+__all__ = ["CostEvaluator", "count_macs", "example_input", "measure_latency"]
 
 
-def count_macs(model: Any, input_shape: tuple[int, ...]) -> int:
-    """Multiply-accumulates of one forward pass on a zero tensor of ``input_shape``."""
+def _fft_flops(x_shape: Any, dim: Any, *args: Any, out_shape: Any = None, **kwargs: Any) -> int:
+    """FLOPs of FFTs over ``dim`` of ``x``: ``5 n log2 n`` per ``n``-point transform."""
+    n = math.prod(int(x_shape[d]) for d in dim)
+    batch = math.prod(int(v) for v in x_shape) // max(n, 1)
+    return int(5 * n * math.log2(n) * batch) if n > 1 else 0
+
+
+def example_input(model: Any, shape: tuple[int, ...] | Any, device: str = "cpu") -> Any:
+    """The tensor cost is measured on: ``shape``'s float zeros, or a given tensor as is."""
+    import torch
+
+    if isinstance(shape, torch.Tensor):
+        return shape.to(device)
+    return torch.zeros(shape, device=device)
+
+
+def count_macs(model: Any, input_shape: tuple[int, ...] | Any) -> int:
+    """Multiply-accumulates of one forward pass (see the module docstring for what counts).
+
+    Args:
+        model: the network (evaluated in eval mode, then put back).
+        input_shape: the input's shape (float zeros are fed), or an input tensor
+            (token ids of a text model).
+    """
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
+    aten = torch.ops.aten
+    ffts = {op: _fft_flops for op in (aten._fft_c2c, aten._fft_r2c, aten._fft_c2r)}
+    x = example_input(model, input_shape)
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad(), FlopCounterMode(display=False) as counter:
-            model(torch.zeros(input_shape))
+        with (
+            torch.no_grad(),
+            FlopCounterMode(display=False, custom_mapping=ffts) as counter,
+        ):
+            model(x)
     finally:
         model.train(was_training)
     return int(counter.get_total_flops()) // 2
@@ -45,7 +80,7 @@ def count_macs(model: Any, input_shape: tuple[int, ...]) -> int:
 
 def measure_latency(
     model: Any,
-    input_shape: tuple[int, ...],
+    input_shape: tuple[int, ...] | Any,
     *,
     device: str = "cpu",
     warmup: int = 5,
@@ -56,7 +91,8 @@ def measure_latency(
 
     Args:
         model: the network (put in eval mode for the measurement).
-        input_shape: ``(batch, channels, height, width)``.
+        input_shape: ``(batch, channels, height, width)`` (float zeros are fed), or an
+            input batch (token ids of a text model).
         device: ``cpu`` or ``cuda`` (synchronised around each run).
         warmup: untimed runs first.
         repeats: timed runs.
@@ -67,7 +103,7 @@ def measure_latency(
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError("device: cuda asked for but no CUDA device is available")
     model = model.to(device).eval()
-    x = torch.zeros(input_shape, device=device)
+    x = example_input(model, input_shape, device)
     previous = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
@@ -109,7 +145,10 @@ class CostEvaluator(Evaluator):
 
     Args:
         space: a space with a builder (``nb201``, ``nats_size``, ``darts``, ...).
-        input_shape: ``(channels, height, width)`` of one image (CIFAR-10: 3, 32, 32).
+        input_shape: ``(channels, height, width)`` of one image (CIFAR-10: 3, 32, 32),
+            which also gives the builder ``in_channels``; None for a model that declares
+            its own input, ``model.example_input(batch_size)`` (``transformer``: full-length
+            token ids; give ``vocab_size`` and ``max_len`` in ``model_options``).
         n_classes: classifier outputs.
         measure: also time the network.
         batch_size, device, threads, repeats: the latency measurement.
@@ -120,7 +159,7 @@ class CostEvaluator(Evaluator):
         self,
         *,
         space: str,
-        input_shape: tuple[int, int, int] | list[int] = (3, 32, 32),
+        input_shape: tuple[int, int, int] | list[int] | None = (3, 32, 32),
         n_classes: int = 10,
         measure: bool = False,
         batch_size: int = 1,
@@ -129,12 +168,12 @@ class CostEvaluator(Evaluator):
         repeats: int = 30,
         model_options: dict[str, Any] | None = None,
     ) -> None:
-        if len(input_shape) != 3:
+        if input_shape is not None and len(input_shape) != 3:
             raise ConfigError(
-                f"input_shape: expected (channels, height, width), got {input_shape}"
+                f"input_shape: expected (channels, height, width) or None, got {input_shape}"
             )
         self.space = space
-        self.input_shape = tuple(int(v) for v in input_shape)
+        self.input_shape = None if input_shape is None else tuple(int(v) for v in input_shape)
         self.n_classes = n_classes
         self.measure = measure
         self.batch_size = batch_size
@@ -146,12 +185,22 @@ class CostEvaluator(Evaluator):
     def build(self, config: Any) -> Any:
         from archsearch.models import build_model
 
-        options = {
-            "in_channels": self.input_shape[0],
-            "n_classes": self.n_classes,
-            **self.model_options,
-        }
-        return build_model(self.space, config, **options)
+        options: dict[str, Any] = {"n_classes": self.n_classes}
+        if self.input_shape is not None:
+            options["in_channels"] = self.input_shape[0]
+        return build_model(self.space, config, **{**options, **self.model_options})
+
+    def _input(self, model: Any, batch_size: int) -> Any:
+        """The input shape of a batch, or the model's own example batch."""
+        if self.input_shape is not None:
+            return (batch_size, *self.input_shape)
+        declared = getattr(model, "example_input", None)
+        if declared is None:
+            raise ConfigError(
+                f"input_shape: None needs a model with example_input(batch_size); "
+                f"{type(model).__name__} of space {self.space!r} has none, give the shape"
+            )
+        return declared(batch_size)
 
     def evaluate(self, config: Any, fidelity: float | None = None) -> Result:
         t = time.perf_counter()
@@ -159,13 +208,13 @@ class CostEvaluator(Evaluator):
         params = sum(p.numel() for p in model.parameters())
         metrics = {
             "params_m": params / 1e6,
-            "flops_m": count_macs(model, (1, *self.input_shape)) / 1e6,
+            "flops_m": count_macs(model, self._input(model, 1)) / 1e6,
         }
         if self.measure:
             metrics.update(
                 measure_latency(
                     model,
-                    (self.batch_size, *self.input_shape),
+                    self._input(model, self.batch_size),
                     device=self.device,
                     threads=self.threads,
                     repeats=self.repeats,

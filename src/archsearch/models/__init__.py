@@ -29,6 +29,8 @@ from archsearch.models.darts import darts_model, nb301_model
 from archsearch.models.mobilenet import mobilenet_model
 from archsearch.models.nats_size import nats_size_model
 from archsearch.models.nb201 import nb201_model
+from archsearch.models.transformer import transformer_model
+from archsearch.models.vit import vit_model
 
 __all__ = [
     "MODELS",
@@ -40,6 +42,8 @@ __all__ = [
     "nats_size_model",
     "nb201_model",
     "nb301_model",
+    "transformer_model",
+    "vit_model",
 ]
 
 
@@ -48,7 +52,7 @@ def build_model(space_name: str, config: Any, **options: Any) -> nn.Module:
 
     Args:
         space_name: a registered space with a builder: ``nb201``, ``nats_size``,
-            ``darts``, ``nb301``, ``mobilenet``.
+            ``darts``, ``nb301``, ``mobilenet``, ``cnn``, ``transformer``, ``vit``.
         config: a config of that space.
         **options: the builder's skeleton options (e.g. ``channels``, ``n_classes``).
 

@@ -10,6 +10,8 @@ from archsearch.spaces.nats_size import nats_size_space
 from archsearch.spaces.nb201 import nb201_space
 from archsearch.spaces.nb301 import nb301_space
 from archsearch.spaces.quantisation import quantisation_space, quantised_cnn_space
+from archsearch.spaces.transformer import transformer_space
+from archsearch.spaces.vit import vit_space
 
 # a space stored with a user's experiment (archsearch.search)
 SPACES.register_lazy("custom", "archsearch.api._evaluator")
@@ -29,4 +31,6 @@ __all__ = [
     "nb301_space",
     "quantisation_space",
     "quantised_cnn_space",
+    "transformer_space",
+    "vit_space",
 ]
