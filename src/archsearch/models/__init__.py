@@ -26,6 +26,7 @@ from archsearch.models._ops import count_parameters
 from archsearch.models._registry import MODELS
 from archsearch.models.cnn import cnn_model
 from archsearch.models.darts import darts_model, nb301_model
+from archsearch.models.gnn import gnn_model
 from archsearch.models.mobilenet import mobilenet_model
 from archsearch.models.nats_size import nats_size_model
 from archsearch.models.nb201 import nb201_model
@@ -38,6 +39,7 @@ __all__ = [
     "cnn_model",
     "count_parameters",
     "darts_model",
+    "gnn_model",
     "mobilenet_model",
     "nats_size_model",
     "nb201_model",
@@ -52,7 +54,7 @@ def build_model(space_name: str, config: Any, **options: Any) -> nn.Module:
 
     Args:
         space_name: a registered space with a builder: ``nb201``, ``nats_size``,
-            ``darts``, ``nb301``, ``mobilenet``, ``cnn``, ``transformer``, ``vit``.
+            ``darts``, ``nb301``, ``mobilenet``, ``cnn``, ``transformer``, ``vit``, ``gnn``.
         config: a config of that space.
         **options: the builder's skeleton options (e.g. ``channels``, ``n_classes``).
 

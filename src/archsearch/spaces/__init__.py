@@ -3,6 +3,7 @@
 from archsearch.registry import SPACES
 from archsearch.spaces.cnn import cnn_space
 from archsearch.spaces.darts import darts_space
+from archsearch.spaces.gnn import gnn_space
 from archsearch.spaces.hpo import hpo_space, joint_space
 from archsearch.spaces.lcbench import lcbench_space
 from archsearch.spaces.mobilenet import mobilenet_space
@@ -22,6 +23,7 @@ SPACES.register_lazy("hardware_joint", "archsearch.hardware._space")
 __all__ = [
     "cnn_space",
     "darts_space",
+    "gnn_space",
     "hpo_space",
     "joint_space",
     "lcbench_space",
