@@ -92,6 +92,20 @@ def _recipe(recipe: Recipe | str, epochs: int | None) -> Recipe:
     return recipe if epochs is None else recipe.from_config({"epochs": epochs})
 
 
+def fidelity_epochs(fidelity: Any, most: int) -> int:
+    """A fidelity as a number of epochs: a whole number in ``[1, most]``.
+
+    Raises:
+        ConfigError: naming ``fidelity`` and the allowed range.
+    """
+    ok = isinstance(fidelity, int | float) and not isinstance(fidelity, bool)
+    if not ok or not float(fidelity).is_integer() or not 1 <= fidelity <= most:
+        raise ConfigError(
+            f"fidelity: epochs must be a whole number in [1, {most}], got {fidelity!r}"
+        )
+    return int(fidelity)
+
+
 class TrainingEvaluator(Evaluator):
     """Trains each candidate on a dataset and reports its validation accuracy.
 
@@ -206,13 +220,7 @@ class TrainingEvaluator(Evaluator):
         return config, self.recipe
 
     def _epochs(self, fidelity: float) -> int:
-        ok = isinstance(fidelity, int | float) and not isinstance(fidelity, bool)
-        if not ok or not float(fidelity).is_integer() or not 1 <= fidelity <= self.recipe.epochs:
-            raise ConfigError(
-                f"fidelity: epochs must be a whole number in [1, {self.recipe.epochs}], "
-                f"got {fidelity!r}"
-            )
-        return int(fidelity)
+        return fidelity_epochs(fidelity, self.recipe.epochs)
 
     def _device_data(self, trainer: Trainer) -> DeviceData:
         if self._data is None or self._data.device != trainer.device:

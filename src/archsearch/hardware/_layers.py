@@ -23,7 +23,7 @@ from typing import Any
 
 from archsearch.errors import ConfigError
 from archsearch.hardware._accelerator import Layer
-from archsearch.spaces.nb201 import EDGE_NODES, EDGES, from_arch_str, to_arch_str
+from archsearch.spaces.nb201 import EDGES, from_arch_str, live_edges, to_arch_str
 
 __all__ = ["extract_layers", "model_layers", "nb201_layers"]
 
@@ -117,17 +117,6 @@ def model_layers(
     return extract_layers(model, shape[1:])
 
 
-def _live_edges(cell: Mapping[str, str]) -> set[str]:
-    reaches = {3: True}
-    for node in (2, 1, 0):
-        reaches[node] = any(
-            cell[f"edge_{node}_{j}"] != "none" and reaches[j] for j in range(node + 1, 4)
-        )
-    return {
-        e for e, (_, j) in zip(EDGES, EDGE_NODES, strict=True) if cell[e] != "none" and reaches[j]
-    }
-
-
 def _conv(c_in: int, c_out: int, k: int, size: int, *, stride: int = 1) -> Layer:
     out = (size + 2 * (k // 2) - k) // stride + 1
     return Layer(c_in, c_out, k, stride, out, out, in_h=size, in_w=size)
@@ -144,7 +133,7 @@ def _nb201_layers(
     prune: bool,
 ) -> tuple[Layer, ...]:
     cell = from_arch_str(arch)
-    edges = _live_edges(cell) if prune else {e for e in EDGES if cell[e] != "none"}
+    edges = live_edges(cell) if prune else {e for e in EDGES if cell[e] != "none"}
     kernels = {"nor_conv_1x1": 1, "nor_conv_3x3": 3}
     cell_edges = [kernels[cell[e]] for e in EDGES if e in edges and cell[e] in kernels]
     c = channels

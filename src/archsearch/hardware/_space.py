@@ -27,6 +27,7 @@ from archsearch.errors import ConfigError
 from archsearch.hardware._accelerator import DATAFLOWS, Accelerator
 from archsearch.registry import SPACES
 from archsearch.space import Choice, Space
+from archsearch.spaces.hpo import as_space
 
 __all__ = [
     "COLS",
@@ -108,19 +109,6 @@ def accelerator_from_config(config: Mapping[str, Any], *, field: str = "hardware
         raise ConfigError(f"{field}.{exc}") from None
 
 
-def _as_space(value: Any, field: str) -> Space:
-    if isinstance(value, Space):
-        return value
-    if isinstance(value, str):
-        return SPACES.create(value, {}, field=field)  # type: ignore[no-any-return]
-    if isinstance(value, Mapping) and isinstance(value.get("name"), str):
-        options = {k: v for k, v in value.items() if k != "name"}
-        return SPACES.create(value["name"], options, field=field)  # type: ignore[no-any-return]
-    raise ConfigError(
-        f"{field}: expected a Space, a space name or {{name: ..., options}}, got {value!r}"
-    )
-
-
 @SPACES.register("hardware_joint")
 def accelerator_joint_space(
     arch: Any = "nb201",
@@ -142,7 +130,7 @@ def accelerator_joint_space(
     Raises:
         ConfigError: for an unknown space, bad options or an invalid fixed config.
     """
-    arch_space, hw_space = _as_space(arch, "arch"), _as_space(hardware, "hardware")
+    arch_space, hw_space = as_space(arch, "arch"), as_space(hardware, "hardware")
     arch_part: Any = arch_space
     hw_part: Any = hw_space
     try:

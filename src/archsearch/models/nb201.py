@@ -32,7 +32,14 @@ from torch import nn
 from archsearch.errors import ConfigError
 from archsearch.models._ops import ReLUConvBN, check_positive, zeros_for
 from archsearch.models._registry import MODELS
-from archsearch.spaces.nb201 import EDGE_NODES, EDGES, OPS, from_arch_str, to_arch_str
+from archsearch.spaces.nb201 import (
+    EDGE_NODES,
+    EDGES,
+    OPS,
+    from_arch_str,
+    live_edges,
+    to_arch_str,
+)
 
 __all__ = [
     "NB201Cell",
@@ -68,24 +75,6 @@ def _make_op(op: str, c_in: int, c_out: int) -> nn.Module | None:
         pool = nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
         return pool if c_in == c_out else nn.Sequential(ReLUConvBN(c_in, c_out, 1), pool)
     raise ConfigError(f"unknown op {op!r}; allowed: {', '.join(OPS)}")
-
-
-def live_edges(cell: Mapping[str, str]) -> set[str]:
-    """The edges whose output can reach the cell output (node 3) through non-none edges.
-
-    Example:
-        >>> sorted(live_edges(from_arch_str("|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|"
-        ...                                  "+|skip_connect~0|none~1|none~2|")))
-        ['edge_0_3']
-    """
-    reaches = {3: True}
-    for node in (2, 1, 0):
-        reaches[node] = any(
-            cell[f"edge_{node}_{j}"] != "none" and reaches[j] for j in range(node + 1, 4)
-        )
-    return {
-        e for e, (_, j) in zip(EDGES, EDGE_NODES, strict=True) if cell[e] != "none" and reaches[j]
-    }
 
 
 class NB201Cell(nn.Module):

@@ -32,7 +32,7 @@ from torch import nn
 from archsearch.data import get_dataset
 from archsearch.errors import ConfigError
 from archsearch.evaluation._base import Evaluator
-from archsearch.evaluation._training import ModelBuilder, _recipe
+from archsearch.evaluation._training import ModelBuilder, _recipe, fidelity_epochs
 from archsearch.quantisation._fake import model_size_bits, quantisable_layers, quantise_model
 from archsearch.quantisation._policy import FLOAT_BITS, check_bits, expand_stage_bits, parse_policy
 from archsearch.quantisation._qat import fine_tune
@@ -239,13 +239,7 @@ class QuantisationEvaluator(Evaluator):
     def _epochs(self, fidelity: float | None) -> int:
         if fidelity is None:
             return self.recipe.epochs
-        ok = isinstance(fidelity, int | float) and not isinstance(fidelity, bool)
-        if not ok or not float(fidelity).is_integer() or not 1 <= fidelity <= self.recipe.epochs:
-            raise ConfigError(
-                f"fidelity: epochs must be a whole number in [1, {self.recipe.epochs}], "
-                f"got {fidelity!r}"
-            )
-        return int(fidelity)
+        return fidelity_epochs(fidelity, self.recipe.epochs)
 
     def _device_data(self) -> DeviceData:
         if self._data is None:

@@ -25,7 +25,7 @@ from archsearch.errors import ConfigError
 from archsearch.registry import SPACES
 from archsearch.space import Choice, Real, Space
 
-__all__ = ["OPTIMIZERS", "hpo_space", "joint_space"]
+__all__ = ["OPTIMIZERS", "as_space", "hpo_space", "joint_space"]
 
 #: the optimizers of the recipe space (the trainer's names)
 OPTIMIZERS: tuple[str, ...] = ("sgd", "adamw")
@@ -96,7 +96,8 @@ def hpo_space(
     return Space(spec, name="hpo")
 
 
-def _as_space(value: Any, field: str) -> Space:
+def as_space(value: Any, field: str) -> Space:
+    """A space given as a ``Space``, a registered name or ``{name: ..., **options}``."""
     if isinstance(value, Space):
         return value
     if isinstance(value, str):
@@ -121,6 +122,6 @@ def joint_space(arch: Any = "nb201", recipe: Any = "hpo") -> Space:
     Raises:
         ConfigError: for an unknown space name or bad options.
     """
-    arch_space, recipe_space = _as_space(arch, "arch"), _as_space(recipe, "recipe")
+    arch_space, recipe_space = as_space(arch, "arch"), as_space(recipe, "recipe")
     name = f"{arch_space.name or 'arch'}+{recipe_space.name or 'recipe'}"
     return Space({"arch": arch_space, "recipe": recipe_space}, name=name)

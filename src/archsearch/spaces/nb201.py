@@ -36,6 +36,7 @@ __all__ = [
     "cell_from_index",
     "from_arch_str",
     "functional_key",
+    "live_edges",
     "nb201_space",
     "to_arch_str",
 ]
@@ -89,6 +90,24 @@ def to_arch_str(config: Mapping[str, Any]) -> str:
     for j in (1, 2, 3):
         nodes.append("|" + "|".join(f"{config[f'edge_{i}_{j}']}~{i}" for i in range(j)) + "|")
     return "+".join(nodes)
+
+
+def live_edges(cell: Mapping[str, str]) -> set[str]:
+    """The edges whose output can reach the cell output (node 3) through non-none edges.
+
+    Example:
+        >>> sorted(live_edges(from_arch_str("|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|"
+        ...                                  "+|skip_connect~0|none~1|none~2|")))
+        ['edge_0_3']
+    """
+    reaches = {3: True}
+    for node in (2, 1, 0):
+        reaches[node] = any(
+            cell[f"edge_{node}_{j}"] != "none" and reaches[j] for j in range(node + 1, 4)
+        )
+    return {
+        e for e, (_, j) in zip(EDGES, EDGE_NODES, strict=True) if cell[e] != "none" and reaches[j]
+    }
 
 
 def from_arch_str(arch: str) -> dict[str, str]:
