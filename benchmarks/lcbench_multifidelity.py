@@ -14,8 +14,10 @@ strategies climb the rungs 3, 9, 27, 52 (eta 3; ``PROTOCOL_OPTIONS`` in
 accuracy (``with_curve``) and extrapolate it with the learned curve model trained on the
 other 33 tasks (leave-one-task-out): ``curve_stop`` (random configs stopped when
 P(final > incumbent) < 0.05, steps 3, 6, 12, 24, 48, 52), ``freeze_thaw`` (DyHPO-style
-EI at the next step, same ladder) and ``ft_final`` (freeze-thaw with EI of the final
-value per epoch added). Every strategy runs ``--runs`` seeds; its anytime curve is the
+EI at the next step, same ladder), ``ft_final`` (freeze-thaw with EI of the final
+value per epoch it takes to get there) and ``ft_model`` (EI of the final value per
+second it takes, new configs from BOHB's density model over the pool's predicted
+finals). Every strategy runs ``--runs`` seeds; its anytime curve is the
 mean over seeds of the 52-epoch validation accuracy of its incumbent. Printed per task:
 the fraction of the budget each strategy needs to reach random search's final mean
 accuracy (``>1``: not within the budget), then the median over tasks. The plot shows,
@@ -65,6 +67,10 @@ CURVE_STRATEGIES: dict[str, tuple[str, dict[str, Any]]] = {
     "curve_stop": ("curve_stop", {}),
     "freeze_thaw": ("freeze_thaw", {}),
     "ft_final": ("freeze_thaw", {"horizon": "final", "per_step": True}),
+    "ft_model": (
+        "freeze_thaw",
+        {"horizon": "final", "per_second": True, "new_configs": "density"},
+    ),
 }
 BUDGET_FULL_TRAININGS = 50
 EPOCHS = 52
