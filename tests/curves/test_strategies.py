@@ -91,6 +91,22 @@ def test_freeze_thaw_continues_the_most_promising_configs() -> None:
     assert finished <= set(sorted(trained)[-3:])  # the best three started (level grows with x)
 
 
+def test_final_horizon_continues_configs_whose_first_rung_is_too_short_to_fit() -> None:
+    """Without curves (one value per rung) the first rung never has ``min_points``
+    values: new configs are then judged by their first values as they stand, and the
+    pool is still continued (it used to start new configs for ever)."""
+    model = {"name": "parametric", "upper": 100}
+    ft = FreezeThaw(SPACE, fidelities=LADDER, min_fidelity=1, seed=0, model=model, horizon="final")
+    asked = []
+    for _ in range(60):
+        candidate = ft.ask()
+        asked.append(candidate.fidelity)
+        scored = curve_result(candidate, rate=0.1)
+        ft.tell(candidate, Result(scored.metrics, scored.cost_s).with_score(scored.score))
+    assert asked.count(1.0) < 40
+    assert max(f or 0.0 for f in asked) > 4.0
+
+
 def test_a_curve_of_the_negated_score_is_read_and_another_metrics_curve_is_not() -> None:
     ft = FreezeThaw(SPACE, fidelities=LADDER, min_fidelity=3, seed=0)
     first = ft.ask()

@@ -487,20 +487,38 @@ class FreezeThaw(_CurveStrategy):
         return (seen[-1] - seen[-2]) / (len(seen) + 1)
 
     def _fresh_final(self, incumbent: float) -> float:
-        """A new config's EI at the last rung: the mean over configs seen from rung 0."""
-        known = [self._first_prediction(i) for i, t in enumerate(self._traces) if t.rung >= 0]
-        usable = [p for p in known if p is not None]
-        if len(usable) < 2:
+        """A new config's EI at the last rung: the mean over configs seen from rung 0.
+
+        A first rung too short to extrapolate (fewer than ``min_points`` values) stays
+        where it is, give or take the pool's spread, as an idle config's would.
+        """
+        seen = [i for i, t in enumerate(self._traces) if t.rung >= 0]
+        if len(seen) < 2:
             return math.inf
-        mean, std = np.array(usable, dtype=float).T
-        return float(expected_improvement(mean, std, incumbent).sum()) / len(known)
+        predictions = [self._first_prediction(i) for i in seen]
+        spread = self._spread() if any(p is None for p in predictions) else 0.0
+        mean, std = np.array(
+            [
+                p if p is not None else (self._first_value(i), spread)
+                for i, p in zip(seen, predictions, strict=True)
+            ],
+            dtype=float,
+        ).T
+        return float(expected_improvement(mean, std, incumbent).mean())
+
+    def _first_points(self, index: int) -> dict[float, float]:
+        trace = self._traces[index]
+        return {s: v for s, v in trace.points.items() if s <= self.rungs[0]}
+
+    def _first_value(self, index: int) -> float:
+        points = self._first_points(index)
+        return points[max(points)]
 
     def _first_prediction(self, index: int) -> tuple[float, float] | None:
         """The final value of trace ``index`` as predicted from its first rung alone."""
         if index not in self._first:
-            trace = self._traces[index]
-            short = _Trace(trace.config)
-            short.points = {s: v for s, v in trace.points.items() if s <= self.rungs[0]}
+            short = _Trace(self._traces[index].config)
+            short.points = self._first_points(index)
             self._first[index] = self._predict(short, self.final_step)
         return self._first[index]
 
