@@ -17,12 +17,16 @@ P(final > incumbent) < 0.05, steps 3, 6, 12, 24, 48, 52), ``freeze_thaw`` (DyHPO
 EI at the next step, same ladder), ``ft_final`` (freeze-thaw with EI of the final
 value per epoch it takes to get there) and ``ft_model`` (EI of the final value per
 second it takes, new configs from BOHB's density model over the pool's predicted
-finals). Every strategy runs ``--runs`` seeds; its anytime curve is the
-mean over seeds of the 52-epoch validation accuracy of its incumbent. Printed per task:
-the fraction of the budget each strategy needs to reach random search's final mean
-accuracy (``>1``: not within the budget), then the median over tasks. The plot shows,
-against the fraction of the budget, the share of tasks on which each strategy has
-reached random search's final accuracy.
+finals). Two columns use transfer across tasks, which the others do not:
+``ft_prior`` (as ``ft_model``, but each new config the best of 64 random draws by
+a config prior learned from the final accuracies on the other 33 tasks, one in ten at
+random) and ``prior_full`` (the prior's configs trained for all 52 epochs one after
+another, no curves: what the prior alone buys). Every strategy runs ``--runs`` seeds;
+its anytime curve is the mean over seeds of the 52-epoch validation accuracy of its
+incumbent. Printed per task: the fraction of the budget each strategy needs to reach
+random search's final mean accuracy (``>1``: not within the budget), then the median
+over tasks. The plot shows, against the fraction of the budget, the share of tasks on
+which each strategy has reached random search's final accuracy.
 
 Extrapolation (``--parts extrapolation``). For each task, ``--curve-configs`` random
 configs (not those the models were trained on) are observed for the first 10 % (5) or
@@ -71,6 +75,22 @@ CURVE_STRATEGIES: dict[str, tuple[str, dict[str, Any]]] = {
         "freeze_thaw",
         {"horizon": "final", "per_second": True, "new_configs": "density"},
     ),
+    # transfer: new configs chosen by a prior learned on the other 33 tasks
+    "ft_prior": (
+        "freeze_thaw",
+        {
+            "horizon": "final",
+            "per_second": True,
+            "new_configs": "prior",
+            "random_fraction": 0.1,
+            "prior": "lcbench",
+        },
+    ),
+    # the prior alone: its configs trained for the full 52 epochs, one after another
+    "prior_full": (
+        "freeze_thaw",
+        {"min_fidelity": 52, "new_configs": "prior", "random_fraction": 0.1, "prior": "lcbench"},
+    ),
 }
 BUDGET_FULL_TRAININGS = 50
 EPOCHS = 52
@@ -101,6 +121,13 @@ def time_to_reach(curve: list[float | None], target: float) -> float:
         if value is not None and value >= target - 1e-9:
             return float(x)
     return float("inf")
+
+
+def _prior(options: dict[str, Any], task: str) -> dict[str, Any]:
+    """The prior of a column, learned on every task but ``task``."""
+    if "prior" not in options:
+        return {}
+    return {"prior": {"name": options["prior"], "exclude": [task]}}
 
 
 def _cell(value: float, width: int) -> str:
@@ -141,7 +168,7 @@ def search_table(chosen: Sequence[str], runs: int, trainings: float) -> dict[str
                 strategies=[name],
                 runs=runs,
                 budget_s=budget,
-                options={name: {**options, "model": model}},
+                options={name: {**options, "model": model, **_prior(options, task)}},
                 benchmark_options={"with_curve": True},
             )
             curves[column] = run["results"][name]["anytime_mean"]

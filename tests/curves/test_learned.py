@@ -91,3 +91,18 @@ def test_an_lcbench_model_never_sees_its_held_out_task() -> None:
     assert learned["mae"] < last["mae"]
     with pytest.raises(ConfigError, match="exclude: unknown LCBench tasks"):
         lcbench_curve_model(exclude="no-such-task")
+
+
+def test_lcbench_config_prior_ranks_configs_of_a_task_it_never_saw() -> None:
+    """Learned on the other tasks, the prior's order agrees with the held-out task's finals."""
+    from archsearch.curves import lcbench_config_prior, lcbench_curves, spearman
+    from archsearch.curves._lcbench import _configs
+
+    prior = lcbench_config_prior(exclude="167181", n_configs=100)
+    held_out = lcbench_curves("167181", n_configs=100, seed=1)[:, -1]
+    rho = spearman(prior.score(_configs(100, 1)), held_out)
+    assert rho > 0.3  # random scores: about 0 (+-0.1)
+    with pytest.raises(ConfigError, match="exclude: unknown LCBench tasks"):
+        lcbench_config_prior(exclude="no-such-task")
+    with pytest.raises(ConfigError, match="bandwidth: must be > 0"):
+        lcbench_config_prior(exclude="167181", n_configs=100, bandwidth=0)

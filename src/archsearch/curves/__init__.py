@@ -8,16 +8,21 @@
 - :class:`CurveStopper`: stop when ``P(final > incumbent) < threshold``.
 
 Models are registered in :data:`CURVE_MODELS` (``parametric``, ``lcbench``,
-``last_value``) and built from specs by :func:`curve_model_from_spec`, as strategies do.
+``last_value``) and built from specs by :func:`curve_model_from_spec`, as strategies do;
+config priors (scores of configs before training, learned on other tasks) likewise in
+:data:`CONFIG_PRIORS` (``lcbench``) by :func:`config_prior_from_spec`.
 The package needs torch; the LCBench data (the YAHPO surrogate) is loaded only when the
 ``lcbench`` model is asked for.
 """
 
 from archsearch.curves._learned import LearnedCurveModel
 from archsearch.curves._models import (
+    CONFIG_PRIORS,
     CURVE_MODELS,
+    ConfigPrior,
     CurvePredictor,
     LastValue,
+    config_prior_from_spec,
     curve_model_from_spec,
 )
 from archsearch.curves._parametric import FAMILIES, Family, FittedCurves, ParametricEnsemble
@@ -25,8 +30,10 @@ from archsearch.curves._quality import extrapolation_quality, spearman
 from archsearch.curves._stopping import CurveStopper, expected_improvement, probability_above
 
 __all__ = [
+    "CONFIG_PRIORS",
     "CURVE_MODELS",
     "FAMILIES",
+    "ConfigPrior",
     "CurvePredictor",
     "CurveStopper",
     "Family",
@@ -34,9 +41,11 @@ __all__ = [
     "LastValue",
     "LearnedCurveModel",
     "ParametricEnsemble",
+    "config_prior_from_spec",
     "curve_model_from_spec",
     "expected_improvement",
     "extrapolation_quality",
+    "lcbench_config_prior",
     "lcbench_curve_model",
     "lcbench_curves",
     "probability_above",
@@ -46,7 +55,7 @@ __all__ = [
 
 def __getattr__(name: str) -> object:
     # the LCBench helpers import the surrogate's machinery: only when asked for
-    if name in ("lcbench_curve_model", "lcbench_curves", "lcbench_tasks"):
+    if name in ("lcbench_config_prior", "lcbench_curve_model", "lcbench_curves", "lcbench_tasks"):
         from archsearch.curves import _lcbench
 
         return getattr(_lcbench, name)

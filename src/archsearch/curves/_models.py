@@ -7,6 +7,11 @@ Gaussian ``(mean, std)`` of each one's value at a later step. Registered models:
 - ``lcbench``: a :class:`LearnedCurveModel` trained on LCBench tasks (``exclude`` the
   task searched);
 - ``last_value``: the last value seen, with a fixed standard deviation (a baseline).
+
+A config prior answers :meth:`ConfigPrior.score`: how good each config is expected to
+be at the end of training, before any of it is trained (higher is better; only the
+order counts). Registered priors (:data:`CONFIG_PRIORS`): ``lcbench``, learned from the
+final accuracies of configs on the other LCBench tasks (transfer across tasks).
 """
 
 from __future__ import annotations
@@ -20,7 +25,15 @@ from archsearch.curves._parametric import ParametricEnsemble
 from archsearch.errors import ConfigError
 from archsearch.registry import Registry
 
-__all__ = ["CURVE_MODELS", "CurvePredictor", "LastValue", "curve_model_from_spec"]
+__all__ = [
+    "CONFIG_PRIORS",
+    "CURVE_MODELS",
+    "ConfigPrior",
+    "CurvePredictor",
+    "LastValue",
+    "config_prior_from_spec",
+    "curve_model_from_spec",
+]
 
 Curve = tuple[Sequence[float], Sequence[float]]
 
@@ -28,6 +41,9 @@ Curve = tuple[Sequence[float], Sequence[float]]
 CURVE_MODELS = Registry("curve model")
 CURVE_MODELS.register("parametric")(ParametricEnsemble)
 CURVE_MODELS.register_lazy("lcbench", "archsearch.curves._lcbench")
+#: config priors by name, built from specs as the curve models are
+CONFIG_PRIORS = Registry("config prior")
+CONFIG_PRIORS.register_lazy("lcbench", "archsearch.curves._lcbench")
 
 
 @runtime_checkable
@@ -95,3 +111,34 @@ def curve_model_from_spec(spec: Any, *, field: str = "model") -> CurvePredictor:
     if not isinstance(model, CurvePredictor):
         raise ConfigError(f"{field}: {spec['name']!r} does not predict curves")
     return model
+
+
+@runtime_checkable
+class ConfigPrior(Protocol):
+    """Scores configs before any training: the higher, the better expected at the end."""
+
+    def score(self, configs: Sequence[Any]) -> np.ndarray:
+        """One score per config, ``(n,)``; only their order is read."""
+        ...
+
+
+def config_prior_from_spec(spec: Any, *, field: str = "prior") -> ConfigPrior:
+    """A prior from a name, ``{name: ..., options}``, or a prior object itself.
+
+    Raises:
+        ConfigError: naming ``field`` for an unknown name or option.
+    """
+    if isinstance(spec, ConfigPrior):
+        return spec
+    if isinstance(spec, str):
+        spec = {"name": spec}
+    if not isinstance(spec, Mapping) or not isinstance(spec.get("name"), str):
+        raise ConfigError(
+            f"{field}: expected a config prior name ({', '.join(CONFIG_PRIORS)}) or "
+            f"{{name: ..., options}}, got {spec!r}"
+        )
+    options = {k: v for k, v in spec.items() if k != "name"}
+    prior = CONFIG_PRIORS.create(spec["name"], options, field=field)
+    if not isinstance(prior, ConfigPrior):
+        raise ConfigError(f"{field}: {spec['name']!r} does not score configs")
+    return prior

@@ -33,7 +33,9 @@ from typing import Any
 import numpy as np
 
 from archsearch.curves import (
+    ConfigPrior,
     CurvePredictor,
+    config_prior_from_spec,
     curve_model_from_spec,
     expected_improvement,
     probability_above,
@@ -334,6 +336,12 @@ class FreezeThaw(_CurveStrategy):
     curves promise). The top 15 % (at least one more than the decisions) are the
     good set, as BOHB's; until both sets are that large, new configs are random.
 
+    With ``new_configs="prior"`` (a warm start learned on other tasks, in the manner of
+    meta-learned freeze-thaw such as Quick-Tune, Arango et al. 2024), a new config is,
+    except with probability ``random_fraction``, the best of ``num_samples`` unseen
+    random draws by the ``prior``'s score (:data:`archsearch.curves.CONFIG_PRIORS`:
+    ``{name: lcbench, exclude: [task]}`` learns from the other LCBench tasks).
+
     A config with fewer than ``min_points`` values is predicted to stay where it is,
     give or take the spread of the pool's latest values. With ``per_step``, EI is
     divided by the steps the move costs until its value is had: to the next rung, or
@@ -352,9 +360,13 @@ class FreezeThaw(_CurveStrategy):
         horizon: ``next`` or ``final``: the step whose value is predicted.
         per_step: EI per step the move costs rather than EI.
         per_second: EI per second the move costs (exclusive with ``per_step``).
-        new_configs: ``random`` or ``density``: how new configs are drawn.
-        random_fraction: with ``density``, the share of new configs drawn at random.
-        num_samples: with ``density``, draws from ``l`` per new config.
+        new_configs: ``random``, ``density`` or ``prior``: how new configs are drawn.
+        random_fraction: with ``density`` or ``prior``, the share of new configs drawn
+            at random.
+        num_samples: with ``density``, draws from ``l`` per new config; with ``prior``,
+            random draws scored per new config.
+        prior: with ``prior``, the config prior (a name or ``{name: ..., options}``, or
+            an object with ``score``).
         seed: fixes the search.
 
     Example:
@@ -381,14 +393,19 @@ class FreezeThaw(_CurveStrategy):
         new_configs: str = "random",
         random_fraction: float = 1 / 3,
         num_samples: int = 64,
+        prior: Any = None,
         seed: int | None = None,
     ) -> None:
         if horizon not in ("next", "final"):
             raise ConfigError(f"horizon: must be 'next' or 'final', got {horizon!r}")
         if per_step and per_second:
             raise ConfigError("per_step, per_second: choose one way to weigh a move's cost")
-        if new_configs not in ("random", "density"):
-            raise ConfigError(f"new_configs: must be 'random' or 'density', got {new_configs!r}")
+        if new_configs not in ("random", "density", "prior"):
+            raise ConfigError(
+                f"new_configs: must be 'random', 'density' or 'prior', got {new_configs!r}"
+            )
+        if (new_configs == "prior") != (prior is not None):
+            raise ConfigError("prior: give one exactly when new_configs is 'prior'")
         if isinstance(random_fraction, bool) or not 0 <= random_fraction <= 1:
             raise ConfigError(f"random_fraction: must be in [0, 1], got {random_fraction!r}")
         if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
@@ -408,6 +425,9 @@ class FreezeThaw(_CurveStrategy):
         self.per_second = bool(per_second)
         self.new_configs, self.random_fraction = new_configs, float(random_fraction)
         self.num_samples = num_samples
+        self.prior: ConfigPrior | None = (
+            None if prior is None else config_prior_from_spec(prior, field="prior")
+        )
         if new_configs == "density":  # drawn only then: random configs stay as they were
             self._gen = np.random.Generator(np.random.PCG64(self.rng.getrandbits(128)))
             self._impute_seed = self.rng.getrandbits(63)
@@ -523,11 +543,21 @@ class FreezeThaw(_CurveStrategy):
         return self._first[index]
 
     def _new_config(self, fidelity: float) -> Any:
-        if self.new_configs == "density" and self.rng.random() >= self.random_fraction:
-            config = self._density_config()
+        if self.new_configs != "random" and self.rng.random() >= self.random_fraction:
+            config = self._density_config() if self.prior is None else self._prior_config()
             if config is not None:
                 return config
         return super()._new_config(fidelity)
+
+    def _prior_config(self) -> Any | None:
+        """The unseen random draw the prior scores highest; None if every draw was seen."""
+        assert self.prior is not None
+        seen = {self.space.key(t.config) for t in self._traces}
+        draws = [self.space.sample(self.rng) for _ in range(self.num_samples)]
+        draws = [c for c in draws if self.space.key(c) not in seen]
+        if not draws:
+            return None
+        return draws[int(np.argmax(self.prior.score(draws)))]
 
     def _density_config(self) -> Any | None:
         """The unseen draw from BOHB's ``l`` with the best ``l/g``; None without a model."""
