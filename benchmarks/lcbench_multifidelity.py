@@ -3,7 +3,7 @@ strategies match random search? And how well do curve models extrapolate?
 
 Usage:
     python benchmarks/lcbench_multifidelity.py [--runs 20] [--tasks all] [--trainings 50]
-        [--parts search,extrapolation] [--quick] [--curve-configs 200]
+        [--parts search,extrapolation,costs] [--quick] [--curve-configs 200]
         [--plot PNG] [--json PATH]
 
 Search (``--parts search``). For each LCBench task (YAHPO surrogate, epochs 1..52): the
@@ -34,6 +34,10 @@ configs (not those the models were trained on) are observed for the first 10 % (
 tasks, Spearman's rank correlation of predicted against true 52-epoch accuracy and the
 mean absolute error (percentage points) of the parametric ensemble, of the learned
 model (trained on the other tasks) and of the last observed value.
+
+Costs (``--parts costs``). Why screening is dear on LCBench: per task, the median over
+30 random configs of the simulated time of 1 and 3 epochs as a share of 52 epochs
+(linear in epochs would be 0.019 and 0.058), then the median over tasks.
 
 ``--quick``: 4 tasks, 4 runs, 60 curves per task, for a look in about a minute.
 """
@@ -241,6 +245,27 @@ def _quality_cells(row: dict[str, Any]) -> str:
     return "  ".join(parts)
 
 
+def cost_table(chosen: Sequence[str]) -> dict[str, Any]:
+    """Each task's median time of 1 and 3 epochs as a share of 52 (30 random configs)."""
+    space = lcbench_space()
+    configs = [space.sample(seed=i) for i in range(30)]
+    rows: list[dict[str, Any]] = []
+    print("\nCost of a short training as a share of 52 epochs (median over 30 configs)")
+    print(f"{'task':>7} {'1 epoch':>8} {'3 epochs':>9}")
+    for task in chosen:
+        bench = lcbench_benchmark(task=task, with_curve=False)
+        full = [bench.evaluate(c, EPOCHS).cost_s for c in configs]
+        row: dict[str, Any] = {"task": task}
+        for epochs in (1, 3):
+            short = [bench.evaluate(c, epochs).cost_s for c in configs]
+            row[f"{epochs}"] = statistics.median(a / b for a, b in zip(short, full, strict=True))
+        rows.append(row)
+        print(f"{task:>7} {row['1']:>8.3f} {row['3']:>9.3f}")
+    median = {k: statistics.median(r[k] for r in rows) for k in ("1", "3")}
+    print(f"{'median':>7} {median['1']:>8.3f} {median['3']:>9.3f}  (linear: 0.019, 0.058)")
+    return {"tasks": rows, "median": median}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
@@ -252,7 +277,9 @@ def main() -> None:
         help="budget in median 52-epoch trainings",
     )
     parser.add_argument(
-        "--parts", default="search,extrapolation", help="search, extrapolation, or both"
+        "--parts",
+        default="search,extrapolation",
+        help="search, extrapolation, costs (comma-separated)",
     )
     parser.add_argument("--curve-configs", type=int, default=200, help="curves per task")
     parser.add_argument("--quick", action="store_true", help="4 tasks, 4 runs, 60 curves")
@@ -260,8 +287,8 @@ def main() -> None:
     parser.add_argument("--json", metavar="PATH")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
-    if not parts <= {"search", "extrapolation"}:
-        parser.error(f"--parts: search and/or extrapolation, got {args.parts!r}")
+    if not parts <= {"search", "extrapolation", "costs"}:
+        parser.error(f"--parts: search, extrapolation and/or costs, got {args.parts!r}")
     chosen = tasks() if args.tasks == "all" else args.tasks.split(",")
     if args.quick:
         chosen, args.runs, args.curve_configs = chosen[:4], 4, 60
@@ -274,6 +301,8 @@ def main() -> None:
         out["search"] = search_table(chosen, args.runs, args.trainings)
     if "extrapolation" in parts:
         out["extrapolation"] = extrapolation_table(chosen, args.curve_configs)
+    if "costs" in parts:
+        out["costs"] = cost_table(chosen)
     print(f"wall time {time.perf_counter() - t0:.1f} s")
     if "search" in parts:
         _plot(out["search"]["fractions"], args.plot)
