@@ -97,20 +97,28 @@ def curve_model_from_spec(spec: Any, *, field: str = "model") -> CurvePredictor:
     Raises:
         ConfigError: naming ``field`` for an unknown name or option.
     """
-    if isinstance(spec, CurvePredictor):
+    model: CurvePredictor = _from_spec(
+        spec, CURVE_MODELS, CurvePredictor, field, "a curve model", "predict curves"
+    )
+    return model
+
+
+def _from_spec(spec: Any, registry: Registry, kind: type, field: str, what: str, does: str) -> Any:
+    """An object of protocol ``kind`` from a name, ``{name: ..., options}``, or itself."""
+    if isinstance(spec, kind):
         return spec
     if isinstance(spec, str):
         spec = {"name": spec}
     if not isinstance(spec, Mapping) or not isinstance(spec.get("name"), str):
         raise ConfigError(
-            f"{field}: expected a curve model name ({', '.join(CURVE_MODELS)}) or "
+            f"{field}: expected {what} name ({', '.join(registry)}) or "
             f"{{name: ..., options}}, got {spec!r}"
         )
     options = {k: v for k, v in spec.items() if k != "name"}
-    model = CURVE_MODELS.create(spec["name"], options, field=field)
-    if not isinstance(model, CurvePredictor):
-        raise ConfigError(f"{field}: {spec['name']!r} does not predict curves")
-    return model
+    made = registry.create(spec["name"], options, field=field)
+    if not isinstance(made, kind):
+        raise ConfigError(f"{field}: {spec['name']!r} does not {does}")
+    return made
 
 
 @runtime_checkable
@@ -128,17 +136,7 @@ def config_prior_from_spec(spec: Any, *, field: str = "prior") -> ConfigPrior:
     Raises:
         ConfigError: naming ``field`` for an unknown name or option.
     """
-    if isinstance(spec, ConfigPrior):
-        return spec
-    if isinstance(spec, str):
-        spec = {"name": spec}
-    if not isinstance(spec, Mapping) or not isinstance(spec.get("name"), str):
-        raise ConfigError(
-            f"{field}: expected a config prior name ({', '.join(CONFIG_PRIORS)}) or "
-            f"{{name: ..., options}}, got {spec!r}"
-        )
-    options = {k: v for k, v in spec.items() if k != "name"}
-    prior = CONFIG_PRIORS.create(spec["name"], options, field=field)
-    if not isinstance(prior, ConfigPrior):
-        raise ConfigError(f"{field}: {spec['name']!r} does not score configs")
+    prior: ConfigPrior = _from_spec(
+        spec, CONFIG_PRIORS, ConfigPrior, field, "a config prior", "score configs"
+    )
     return prior
