@@ -234,40 +234,17 @@ def test_prior_configs_are_the_draws_the_prior_scores_highest() -> None:
         FreezeThaw(SPACE, fidelities=LADDER, new_configs="prior", prior="nope")
 
 
-def test_prior_mode_resumes_to_the_same_asks() -> None:
+@pytest.mark.parametrize(
+    "options",
+    [{"new_configs": "density"}, {"new_configs": "prior", "prior": "high_x"}],
+    ids=["density", "prior"],
+)
+def test_new_config_state_round_trips_to_the_same_asks(options: dict[str, Any]) -> None:
+    options = {**options, "prior": HighX()} if "prior" in options else options
+
     def make(seed: int) -> FreezeThaw:
         return FreezeThaw(
-            SPACE,
-            fidelities=LADDER,
-            min_fidelity=3,
-            seed=seed,
-            model="last_value",
-            new_configs="prior",
-            prior=HighX(),
-        )
-
-    ft = make(2)
-    for _ in range(25):
-        candidate = ft.ask()
-        ft.tell(candidate, curve_result(candidate, rate=0.2))
-    restored = make(7)
-    restored.load_state_dict(json.loads(json.dumps(ft.state_dict())))
-    for _ in range(20):
-        a, b = ft.ask(), restored.ask()
-        assert a == b
-        ft.tell(a, curve_result(a, rate=0.2))
-        restored.tell(b, curve_result(b, rate=0.2))
-
-
-def test_density_state_round_trips_to_the_same_asks() -> None:
-    def make(seed: int) -> FreezeThaw:
-        return FreezeThaw(
-            SPACE,
-            fidelities=LADDER,
-            min_fidelity=3,
-            seed=seed,
-            model="last_value",
-            new_configs="density",
+            SPACE, fidelities=LADDER, min_fidelity=3, seed=seed, model="last_value", **options
         )
 
     ft = make(2)
