@@ -1,10 +1,10 @@
-"""LCBench learning curves from the shipped YAHPO surrogate, and curve models trained on them.
+"""LCBench learning curves from the shipped YAHPO surrogate, and models learned from them.
 
 Curves are the surrogate's validation accuracy (percent) at epochs 1..52 of configs
-drawn with ``lcbench_space().sample``. A model for a task is trained on the curves of
-the other tasks only (``exclude``), so that judging it on a task never sees that
-task's curves. Curves and trained models are cached in memory for the process (and
-inherited by the workers that :func:`archsearch.experiment.compare` forks).
+drawn with ``lcbench_space().sample``. A curve model or a config prior for a task is
+learned from the other tasks only (``exclude``), so that judging it on a task never
+sees that task's curves. Curves, trained models and priors are cached in memory for
+the process (and inherited by the workers that :func:`archsearch.experiment.compare` forks).
 """
 
 from __future__ import annotations
