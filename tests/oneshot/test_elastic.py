@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import random
 from pathlib import Path
 from typing import Any
@@ -163,6 +164,27 @@ def test_training_stores_every_epoch_and_resumes_mid_training(
     assert all(0 <= t.metrics["valid_accuracy_smallest"] <= 100 for t in trials)
     if method == "ofa":
         assert [t.metrics["epoch"] for t in trials] == [1, 2, 3, 4]
+
+
+def test_the_ofa_teacher_has_the_largest_networks_statistics(tiny: Any, tmp_path: Path) -> None:
+    """The teacher runs in eval mode, so its batch-norm statistics must be the largest
+    network's, not those the last per-epoch evaluation (the smallest) left behind."""
+    from archsearch.oneshot._elastic_train import _batches
+    from archsearch.training import DeviceData
+
+    trainer = ElasticTrainer("ofa", epochs=4, batch_size=32, seed=3, checkpoint=tmp_path / "t")
+    net = _net()
+    trainer.train(net, tiny, stop_after=1)  # the full phase, evaluated last on the smallest
+    data = DeviceData(tiny, torch.device("cpu"))
+    expected = copy.deepcopy(net)
+    recalibrate_bn(expected, _batches(data, trainer.teacher_images, 500))
+    trainer.train(net, tiny, stop_after=1)  # the kernel phase: the teacher is made
+    assert trainer.teacher is not None and not trainer.teacher.training
+    x = data.normalise(data.valid_x[:16])
+    with torch.no_grad():
+        assert torch.allclose(trainer.teacher(x), expected(x), atol=1e-5)
+        unused = net.blocks()[0][-1].bn1  # a block the smallest network does not have
+        assert not torch.equal(trainer.teacher.blocks()[0][-1].bn1.running_var, unused.running_var)
 
 
 def test_a_checkpoint_of_another_method_is_refused(tiny: Any, tmp_path: Path) -> None:

@@ -132,6 +132,8 @@ class ElasticTrainer:
         learning_rate, weight_decay, batch_size, momentum: SGD (Nesterov) settings.
         kd_weight: weight of the distillation loss (OFA: beside the labels' loss).
         n_random: BigNAS' random sub-networks per step (beside largest and smallest).
+        teacher_images: OFA: training images that estimate the teacher's batch-norm
+            statistics (the largest network's, when the teacher is made).
         seed: seeds the sampling of sub-networks and the order of the data.
         checkpoint: the file of the training state (written after every epoch; a
             trainer finding it continues from there).
@@ -149,6 +151,7 @@ class ElasticTrainer:
         momentum: float = 0.9,
         kd_weight: float = 1.0,
         n_random: int = 2,
+        teacher_images: int = 2000,
         seed: int = 0,
         checkpoint: str | Path | None = None,
         store: Store | None = None,
@@ -163,6 +166,7 @@ class ElasticTrainer:
         self.learning_rate, self.weight_decay = learning_rate, weight_decay
         self.batch_size, self.momentum = batch_size, momentum
         self.kd_weight, self.n_random, self.seed = kd_weight, n_random, seed
+        self.teacher_images = teacher_images
         self.checkpoint = Path(checkpoint) if checkpoint is not None else None
         self.store, self.name = store, name or f"elastic-{method}-s{seed}"
         self.teacher: ElasticMobileNet | None = None
@@ -189,6 +193,16 @@ class ElasticTrainer:
             elif phase == "depth":
                 stage["expansion"] = big["expansion"]
         return config
+
+    def _make_teacher(self, net: ElasticMobileNet, data: DeviceData) -> ElasticMobileNet:
+        """A frozen copy of the largest network, its batch-norm statistics estimated for
+        the largest network: the supernet's own are those of the last sub-network
+        evaluated (recalibration resets the rest), and the teacher runs in eval mode."""
+        teacher = clone(net)
+        recalibrate_bn(teacher, _batches(data, self.teacher_images, 500))
+        for p in teacher.parameters():
+            p.requires_grad_(False)
+        return teacher
 
     # -- training -----------------------------------------------------------------------
     def train(
@@ -228,9 +242,7 @@ class ElasticTrainer:
             if phase == "expand" and (epoch == 0 or self.phases[epoch - 1] != "expand"):
                 net.sort_channels()
             if phase != "full" and self.method == "ofa" and self.teacher is None:
-                self.teacher = clone(net).eval()
-                for p in self.teacher.parameters():
-                    p.requires_grad_(False)
+                self.teacher = self._make_teacher(net, data)
             loss = self._epoch(net, data, optimizer, rng, generator, epoch)
             row = {
                 "epoch": epoch + 1,
