@@ -1,7 +1,7 @@
 """Elastic supernets (OFA, BigNAS): specialised networks against the same trained from scratch.
 
 Usage:
-    python benchmarks/elastic.py [--subset 3000] [--epochs 8] [--scratch-epochs 8]
+    python benchmarks/elastic.py [--subset 2000] [--epochs 24] [--scratch-epochs N]
         [--finetune-epochs 2] [--rank-samples 30] [--predictor-samples 60]
         [--methods ofa,bignas] [--targets MS,MS,MS] [--seed 0] [--json PATH]
 
@@ -75,9 +75,9 @@ def _scratch(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--subset", type=int, default=3000)
-    parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--scratch-epochs", type=int, default=8)
+    parser.add_argument("--subset", type=int, default=2000)
+    parser.add_argument("--epochs", type=int, default=24)
+    parser.add_argument("--scratch-epochs", type=int, help="default: --epochs")
     parser.add_argument("--finetune-epochs", type=int, default=2)
     parser.add_argument("--rank-samples", type=int, default=30)
     parser.add_argument("--predictor-samples", type=int, default=60)
@@ -86,6 +86,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args()
+    if args.scratch_epochs is None:
+        args.scratch_epochs = args.epochs
     torch.set_num_threads(max(1, (os.cpu_count() or 2)))
     started = time.perf_counter()
     dataset = get_dataset("fashion_mnist", subset=args.subset)

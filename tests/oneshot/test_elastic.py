@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import random
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -185,6 +186,38 @@ def test_the_ofa_teacher_has_the_largest_networks_statistics(tiny: Any, tmp_path
         assert torch.allclose(trainer.teacher(x), expected(x), atol=1e-5)
         unused = net.blocks()[0][-1].bn1  # a block the smallest network does not have
         assert not torch.equal(trainer.teacher.blocks()[0][-1].bn1.running_var, unused.running_var)
+
+
+def test_ofa_trains_several_subnetworks_per_step_in_the_later_phases(tiny: Any) -> None:
+    trainer = ElasticTrainer("ofa", epochs=4, batch_size=64, seed=0, ofa_subnets={"depth": 3})
+    phases: list[str] = []
+    original = trainer._config
+
+    def spy(net: ElasticMobileNet, phase: str, rng: random.Random) -> dict[str, Any]:
+        phases.append(phase)
+        return original(net, phase, rng)
+
+    trainer._config = spy  # type: ignore[method-assign]
+    trainer.train(_net(), tiny)
+    steps = -(-len(tiny.train_y) // 64)
+    assert Counter(phases) == {
+        "full": steps,
+        "kernel": steps,
+        "depth": 3 * steps,
+        "expand": 4 * steps,
+    }
+
+
+def test_ofa_phase_options_are_checked() -> None:
+    with pytest.raises(ConfigError, match="ofa_subnets: unknown phase 'shrink'"):
+        ElasticTrainer("ofa", ofa_subnets={"shrink": 2})
+    with pytest.raises(ConfigError, match="ofa_subnets.depth: must be an integer"):
+        ElasticTrainer("ofa", ofa_subnets={"depth": 1.5})
+    with pytest.raises(ConfigError, match="ofa_rates.kernel: must be a positive"):
+        ElasticTrainer("ofa", ofa_rates={"kernel": -0.1})
+    trainer = ElasticTrainer("ofa", epochs=4, learning_rate=0.1, ofa_rates={"expand": 0.5})
+    assert trainer._lr(3, 0, 10) == pytest.approx(0.05)  # the expand phase's first step
+    assert trainer._lr(1, 0, 10) == pytest.approx(0.02)  # the kernel phase: the default 1/5
 
 
 def test_a_checkpoint_of_another_method_is_refused(tiny: Any, tmp_path: Path) -> None:
