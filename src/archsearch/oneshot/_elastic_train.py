@@ -319,7 +319,7 @@ class ElasticTrainer:
             with torch.no_grad():
                 soft = self.teacher(x)
         total = 0.0
-        n = self.ofa_subnets[phase]
+        n = int(self.ofa_subnets[phase])
         for _ in range(n):
             logits = net(x, self._config(net, phase, rng))
             loss = F.cross_entropy(logits, y)

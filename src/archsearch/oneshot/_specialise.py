@@ -70,7 +70,8 @@ class ElasticLatencyTable:
         net: the supernet (its skeleton and options).
         image_shape: ``(channels, height, width)`` of one input.
         batch: the batch size the latency is for.
-        repeats: timed runs per part, over five rounds (the median is kept).
+        repeats: timed runs per part, over ten rounds (the fastest round's median is
+            kept: a slow spell of a shared machine only ever slows a round).
         threads: CPU threads while measuring.
     """
 
@@ -86,9 +87,9 @@ class ElasticLatencyTable:
         self.options = _stage_options(net)
         start = time.perf_counter()
         parts = self._parts(net, (batch, *image_shape))
-        # every part measured in turn, several rounds, the median kept: a part is not
-        # favoured or penalised by when it ran (caches warming up, a busy neighbour)
-        rounds = 5
+        # every part measured in turn, several rounds, the fastest round kept: a part is
+        # not penalised by when it ran (a busy neighbour, a slow spell of the machine)
+        rounds = 10
         times: dict[str, list[float]] = {key: [] for key, _, _ in parts}
         with torch.no_grad():
             for _ in range(rounds):
@@ -97,7 +98,7 @@ class ElasticLatencyTable:
                         module, size, warmup=2, repeats=max(2, repeats // rounds), threads=threads
                     )
                     times[key].append(float(timing["latency_ms"]))
-        self.entries = {key: float(np.median(values)) for key, values in times.items()}
+        self.entries = {key: float(np.min(values)) for key, values in times.items()}
         self.profile_s = time.perf_counter() - start
 
     def _parts(
