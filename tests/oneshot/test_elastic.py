@@ -215,6 +215,8 @@ def test_ofa_phase_options_are_checked() -> None:
         ElasticTrainer("ofa", ofa_subnets={"depth": 1.5})
     with pytest.raises(ConfigError, match="ofa_rates.kernel: must be a positive"):
         ElasticTrainer("ofa", ofa_rates={"kernel": -0.1})
+    with pytest.raises(ConfigError, match="teacher_images"):
+        ElasticTrainer("ofa", teacher_images=0)
     trainer = ElasticTrainer("ofa", epochs=4, learning_rate=0.1, ofa_rates={"expand": 0.5})
     assert trainer._lr(3, 0, 10) == pytest.approx(0.05)  # the expand phase's first step
     assert trainer._lr(1, 0, 10) == pytest.approx(0.02)  # the kernel phase: the default 1/5

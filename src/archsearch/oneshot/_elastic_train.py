@@ -13,9 +13,9 @@ first phase (a frozen teacher, its batch-norm statistics estimated when it is ma
 
 Each phase has its own cosine schedule, from ``learning_rate`` times the phase's share
 (:data:`OFA_RATES`: 1, 1/5, 1/8, 1/8; OFA's own rates fall by a factor of four from
-the kernel phase to the later ones; at half the rate the kernel phase cost the largest
-network 6 points on Fashion-MNIST, at a fifth 3.6, at a twentieth 1.3, while the
-3x3-kernel network's accuracy fell from 79.7 to 75.5).
+the kernel phase to the later ones; on Fashion-MNIST the kernel phase at half the rate
+cost the largest network 5.9 points, at a fifth 3.6, at a twentieth 1.3, while the
+network of 3x3 kernels reached 79.7 % at a fifth and 75.5 % at a twentieth).
 
 **BigNAS** (Yu et al., ECCV 2020) trains all dimensions at once with the sandwich rule:
 each step the largest network learns from the labels and the smallest plus
@@ -181,6 +181,8 @@ class ElasticTrainer:
         self.learning_rate, self.weight_decay = learning_rate, weight_decay
         self.batch_size, self.momentum = batch_size, momentum
         self.kd_weight, self.n_random, self.seed = kd_weight, n_random, seed
+        if not isinstance(teacher_images, int) or teacher_images < 1:
+            raise ConfigError(f"teacher_images: must be an integer >= 1, got {teacher_images!r}")
         self.teacher_images = teacher_images
         self.ofa_subnets = _per_phase("ofa_subnets", OFA_SUBNETS, ofa_subnets, int)
         self.ofa_rates = _per_phase("ofa_rates", OFA_RATES, ofa_rates, float)
